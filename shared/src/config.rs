@@ -1,0 +1,72 @@
+//! The environment every function reads once, at cold start.
+
+use crate::net_policy::AddressPolicy;
+use crate::validate::EventCatalogue;
+
+pub const DEFAULT_MAX_ENDPOINTS_PER_APP: u32 = 100;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub events: EventCatalogue,
+    pub max_endpoints_per_app: u32,
+    pub address_policy: AddressPolicy,
+    /// Development only: extra root certificates deliveries trust.
+    pub extra_ca_file: Option<String>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, String> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The same rules over any source of variables, so tests need not mutate the process environment.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let table_name = var("TABLE_NAME")
+            .filter(|t| !t.trim().is_empty())
+            .ok_or("TABLE_NAME must name the DynamoDB table")?;
+        let max_endpoints_per_app = match var("MAX_ENDPOINTS_PER_APP").filter(|v| !v.trim().is_empty()) {
+            None => DEFAULT_MAX_ENDPOINTS_PER_APP,
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("MAX_ENDPOINTS_PER_APP must be a positive integer, not `{v}`"))?,
+        };
+        Ok(Config {
+            table_name,
+            events: EventCatalogue::parse(&var("EVENT_TYPES").unwrap_or_default()),
+            max_endpoints_per_app,
+            address_policy: AddressPolicy::from_allow_list(&var("WEBHOOK_ALLOW_PRIVATE_CIDRS").unwrap_or_default())?,
+            extra_ca_file: var("WEBHOOK_EXTRA_CA_FILE").filter(|v| !v.trim().is_empty()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, String> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn requires_a_table_and_defaults_the_rest() {
+        assert!(config(&[]).is_err());
+        let c = config(&[("TABLE_NAME", "t")]).unwrap();
+        assert_eq!(c.max_endpoints_per_app, 100);
+        assert!(c.extra_ca_file.is_none());
+    }
+
+    #[test]
+    fn rejects_malformed_values_instead_of_guessing() {
+        assert!(config(&[("TABLE_NAME", "t"), ("MAX_ENDPOINTS_PER_APP", "ten")]).is_err());
+        assert!(config(&[("TABLE_NAME", "t"), ("MAX_ENDPOINTS_PER_APP", "0")]).is_err());
+        assert!(config(&[("TABLE_NAME", "t"), ("WEBHOOK_ALLOW_PRIVATE_CIDRS", "10.0.0.0/40")]).is_err());
+        assert_eq!(config(&[("TABLE_NAME", "t"), ("MAX_ENDPOINTS_PER_APP", " 7 ")]).unwrap().max_endpoints_per_app, 7);
+    }
+}

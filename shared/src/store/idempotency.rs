@@ -1,0 +1,156 @@
+//! Idempotency records: `pk = APP#{appId}`, `sk = IDEM#{key}`. A claim is one conditional write;
+//! the answer is stored for 24 hours and replayed byte for byte.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+
+use super::{app_pk, get_n, get_s, is_conditional_failure, key_of, n, s, sdk_error, Item, Store};
+use crate::error::ApiError;
+use crate::secrets::random_bytes;
+use crate::validate::hex;
+
+pub const IDEMPOTENCY_TTL_SECONDS: u64 = 24 * 60 * 60;
+
+/// A response kept for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+#[derive(Debug)]
+pub enum Claim {
+    /// This request runs; finish with `complete_idempotency` or `release_idempotency`.
+    Acquired { token: String },
+    Replay(StoredResponse),
+    InProgress,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+fn idem_key(app_id: &str, key: &str) -> Item {
+    key_of(app_pk(app_id), format!("IDEM#{key}"))
+}
+
+impl Store {
+    pub async fn claim_idempotency(&self, app_id: &str, key: &str, fingerprint: &str, now_ms: u64, locked_until_ms: u64) -> Result<Claim, ApiError> {
+        let token = hex(&random_bytes::<16>()?);
+        let mut item = idem_key(app_id, key);
+        item.insert("fingerprint".into(), s(fingerprint));
+        item.insert("state".into(), s("running"));
+        item.insert("token".into(), s(&token));
+        item.insert("lockedUntil".into(), n(locked_until_ms));
+        item.insert("expiresAt".into(), n(now_ms / 1000 + IDEMPOTENCY_TTL_SECONDS));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            // Free, expired (TTL not yet run), or a claim whose invocation outlived its timeout.
+            .condition_expression("attribute_not_exists(pk) OR expiresAt < :nowSecs OR (#state = :running AND lockedUntil < :nowMs)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":nowSecs", n(now_ms / 1000))
+            .expression_attribute_values(":nowMs", n(now_ms))
+            .expression_attribute_values(":running", s("running"))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let existing = match result {
+            Ok(_) => return Ok(Claim::Acquired { token }),
+            Err(SdkError::ServiceError(ctx)) if matches!(ctx.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                match ctx.into_err() {
+                    PutItemError::ConditionalCheckFailedException(e) => e.item,
+                    _ => None,
+                }
+            }
+            Err(e) => return Err(sdk_error("PutItem idempotency claim", e)),
+        };
+        let existing = match existing {
+            Some(item) => item,
+            None => self.read_idempotency(app_id, key).await?.ok_or_else(|| ApiError::service_unavailable().with_detail("idempotency record vanished"))?,
+        };
+        if get_s(&existing, "fingerprint")? != fingerprint {
+            return Ok(Claim::Mismatch);
+        }
+        if get_s(&existing, "state")? != "done" {
+            return Ok(Claim::InProgress);
+        }
+        let headers = match existing.get("headers") {
+            Some(AttributeValue::M(map)) => {
+                let mut pairs: Vec<(String, String)> = map.iter().filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone()))).collect();
+                pairs.sort();
+                pairs
+            }
+            _ => Vec::new(),
+        };
+        Ok(Claim::Replay(StoredResponse {
+            status: u16::try_from(get_n(&existing, "status")?).map_err(|_| ApiError::internal())?,
+            headers,
+            body: get_s(&existing, "body")?,
+        }))
+    }
+
+    async fn read_idempotency(&self, app_id: &str, key: &str) -> Result<Option<Item>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(idem_key(app_id, key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem idempotency", e))?;
+        Ok(out.item)
+    }
+
+    /// Stores the answer for replay, if this claim still holds the key.
+    pub async fn complete_idempotency(&self, app_id: &str, key: &str, token: &str, response: &StoredResponse) -> Result<(), ApiError> {
+        let headers: HashMap<String, AttributeValue> = response.headers.iter().map(|(k, v)| (k.clone(), s(v))).collect();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(idem_key(app_id, key)))
+            .update_expression("SET #state = :done, #status = :status, headers = :headers, body = :body")
+            .condition_expression("#token = :token")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":status", n(response.status))
+            .expression_attribute_values(":headers", AttributeValue::M(headers))
+            .expression_attribute_values(":body", s(&response.body))
+            .expression_attribute_values(":token", s(token))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Our claim went stale and another attempt took over: its answer wins.
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(sdk_error("UpdateItem idempotency", e)),
+        }
+    }
+
+    /// Frees the key so that a retry runs again (after a 5xx).
+    pub async fn release_idempotency(&self, app_id: &str, key: &str, token: &str) -> Result<(), ApiError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(idem_key(app_id, key)))
+            .condition_expression("#token = :token")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":token", s(token))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(sdk_error("DeleteItem idempotency", e)),
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! API key items in the published layout: `pk = KEY#{sha256 hex}`, `sk = KEY`, `appId`, `scopes`
+//! (SS), `createdAt`, `revokedAt` once revoked. Keys issued by the CLI also get an index item under
+//! their app (`APIKEY#{hash}`) so that an app's keys can be listed without a scan.
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+
+use super::{app_pk, get_s, key_of, s, sdk_error, Store};
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub hash: String,
+    pub app_id: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+fn key_pk(hash: &str) -> String {
+    format!("KEY#{hash}")
+}
+
+fn index_sk(hash: &str) -> String {
+    format!("APIKEY#{hash}")
+}
+
+fn record_from_item(hash: &str, item: &super::Item) -> Result<ApiKeyRecord, ApiError> {
+    let scopes = match item.get("scopes") {
+        Some(AttributeValue::Ss(set)) => set.clone(),
+        _ => Vec::new(),
+    };
+    Ok(ApiKeyRecord {
+        hash: hash.to_owned(),
+        app_id: get_s(item, "appId")?,
+        scopes,
+        created_at: get_s(item, "createdAt").unwrap_or_default(),
+        revoked_at: item.get("revokedAt").and_then(|v| v.as_s().ok().cloned()),
+    })
+}
+
+fn build_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal().with_detail(format!("request build: {e}"))
+}
+
+impl Store {
+    pub async fn api_key(&self, hash: &str) -> Result<Option<ApiKeyRecord>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key_pk(hash), "KEY")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem api key", e))?;
+        out.item.map(|item| record_from_item(hash, &item)).transpose()
+    }
+
+    /// Writes a new key item and its app index item together.
+    pub async fn put_api_key(&self, record: &ApiKeyRecord) -> Result<(), ApiError> {
+        let mut item = key_of(key_pk(&record.hash), "KEY");
+        item.insert("appId".into(), s(&record.app_id));
+        item.insert("scopes".into(), AttributeValue::Ss(record.scopes.clone()));
+        item.insert("createdAt".into(), s(&record.created_at));
+        let mut index = key_of(app_pk(&record.app_id), index_sk(&record.hash));
+        index.insert("keyHash".into(), s(&record.hash));
+        index.insert("scopes".into(), AttributeValue::Ss(record.scopes.clone()));
+        index.insert("createdAt".into(), s(&record.created_at));
+        let put = |item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map(|p| TransactWriteItem::builder().put(p).build())
+                .map_err(build_error)
+        };
+        self.client
+            .transact_write_items()
+            .transact_items(put(item)?)
+            .transact_items(put(index)?)
+            .send()
+            .await
+            .map_err(|e| sdk_error("TransactWriteItems api key", e))?;
+        Ok(())
+    }
+
+    /// The keys issued for an app by the CLI, newest state of each.
+    pub async fn list_api_keys(&self, app_id: &str) -> Result<Vec<ApiKeyRecord>, ApiError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(app_pk(app_id)))
+                .expression_attribute_values(":prefix", s("APIKEY#"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query api keys", e))?;
+            for item in out.items() {
+                let mut record = record_from_item(&get_s(item, "keyHash")?, &{
+                    let mut with_app = item.clone();
+                    with_app.insert("appId".into(), s(app_id));
+                    with_app
+                })?;
+                record.revoked_at = item.get("revokedAt").and_then(|v| v.as_s().ok().cloned());
+                records.push(record);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(records);
+            }
+        }
+    }
+
+    /// Marks a key revoked (and its index item, where there is one). `Ok(false)`: no such key for
+    /// this app.
+    pub async fn revoke_api_key(&self, app_id: &str, hash: &str, revoked_at: &str) -> Result<bool, ApiError> {
+        let update = |key, condition: &str| {
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .update_expression("SET revokedAt = if_not_exists(revokedAt, :at)")
+                .condition_expression(condition)
+                .expression_attribute_values(":at", s(revoked_at))
+                .expression_attribute_values(":app", s(app_id))
+                .build()
+                .map(|u| TransactWriteItem::builder().update(u).build())
+                .map_err(build_error)
+        };
+        let key_item = update(key_of(key_pk(hash), "KEY"), "appId = :app")?;
+        let has_index = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(app_pk(app_id), index_sk(hash))))
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem api key index", e))?
+            .item
+            .is_some();
+        let mut tx = self.client.transact_write_items().transact_items(key_item);
+        if has_index {
+            // `:app` must be used by every item's expressions; the index item is already under the app.
+            tx = tx.transact_items(update(key_of(app_pk(app_id), index_sk(hash)), "attribute_exists(pk) AND :app = :app")?);
+        }
+        match tx.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if format!("{e:?}").contains("ConditionalCheckFailed") => Ok(false),
+            Err(e) => Err(sdk_error("TransactWriteItems revoke", e)),
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The one DynamoDB table. Key layout (all under `pk` / `sk`):
+//!
+//! | item | pk | sk |
+//! |---|---|---|
+//! | endpoint | `APP#{appId}` | `WEBHOOK#{webhookId}` |
+//! | URL uniqueness marker | `APP#{appId}` | `URL#{sha256(normalized url)}` |
+//! | endpoint counter (quota) | `APP#{appId}` | `QUOTA` |
+//! | idempotency record | `APP#{appId}` | `IDEM#{Idempotency-Key}` |
+//! | API key (published layout) | `KEY#{sha256 hex of key}` | `KEY` |
+//! | cursor MAC key | `CONFIG` | `CURSOR_KEY` |
+
+mod endpoints;
+mod idempotency;
+mod keys;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use tokio::sync::OnceCell;
+
+use crate::cursor::CursorKey;
+use crate::error::ApiError;
+use crate::secrets::random_bytes;
+
+pub use endpoints::Page;
+pub use idempotency::{Claim, StoredResponse};
+pub use keys::ApiKeyRecord;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Builds the DynamoDB client: rustls+ring HTTPS, short timeouts and few retries, because a
+/// caller waiting on an API Gateway request is better served by a quick 503 than a long stall.
+/// `AWS_ENDPOINT_URL_DYNAMODB` (the SDK's own variable) points it at DynamoDB Local.
+pub async fn dynamodb_client() -> Client {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(20))
+                .with_max_backoff(Duration::from_millis(500)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(3))
+                .operation_timeout(Duration::from_secs(7))
+                .build(),
+        )
+        .load()
+        .await;
+    Client::new(&shared)
+}
+
+/// Storage over one table. Cheap to share; build once per container.
+pub struct Store {
+    client: Client,
+    table: String,
+    cursor_key: OnceCell<CursorKey>,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Store { client, table: table.into(), cursor_key: OnceCell::new() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The deployment's cursor MAC key: read once per container, created by whoever needs it first.
+    pub async fn cursor_key(&self) -> Result<&CursorKey, ApiError> {
+        self.cursor_key.get_or_try_init(|| self.load_or_create_cursor_key()).await
+    }
+
+    async fn load_or_create_cursor_key(&self) -> Result<CursorKey, ApiError> {
+        let key = key_of("CONFIG", "CURSOR_KEY");
+        let read = || async {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| sdk_error("GetItem cursor key", e))?;
+            Ok::<_, ApiError>(out.item.and_then(|item| match item.get("key") {
+                Some(AttributeValue::B(b)) => <[u8; 32]>::try_from(b.as_ref()).ok().map(CursorKey::new),
+                _ => None,
+            }))
+        };
+        if let Some(existing) = read().await? {
+            return Ok(existing);
+        }
+        let fresh = random_bytes::<32>()?;
+        let mut item = key.clone();
+        item.insert("key".into(), AttributeValue::B(fresh.to_vec().into()));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(CursorKey::new(fresh)),
+            // Another container created it first: use theirs.
+            Err(e) if is_conditional_failure(&e) => read().await?.ok_or_else(|| ApiError::internal().with_detail("cursor key vanished")),
+            Err(e) => Err(sdk_error("PutItem cursor key", e)),
+        }
+    }
+}
+
+pub(crate) fn app_pk(app_id: &str) -> String {
+    format!("APP#{app_id}")
+}
+
+pub(crate) fn key_of(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(crate) fn get_s(item: &Item, name: &str) -> Result<String, ApiError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v.clone()),
+        _ => Err(corrupt(name)),
+    }
+}
+
+pub(crate) fn get_n(item: &Item, name: &str) -> Result<u64, ApiError> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().map_err(|_| corrupt(name)),
+        _ => Err(corrupt(name)),
+    }
+}
+
+fn corrupt(attribute: &str) -> ApiError {
+    ApiError::internal().with_detail(format!("stored item has a missing or malformed `{attribute}`"))
+}
+
+/// Maps an SDK failure by kind: throttling, timeouts and unreachable service are 503 with
+/// `Retry-After`; everything else is 500. The SDK's words go to the log line only.
+pub(crate) fn sdk_error<E, R>(operation: &str, err: SdkError<E, R>) -> ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let (transient, detail) = match &err {
+        SdkError::ServiceError(ctx) => {
+            let code = ctx.err().code().unwrap_or("unknown");
+            (is_transient_code(code), format!("{operation}: service error {code}: {}", ctx.err().message().unwrap_or("")))
+        }
+        SdkError::TimeoutError(_) => (true, format!("{operation}: timed out")),
+        SdkError::DispatchFailure(f) => (true, format!("{operation}: dispatch failure: {f:?}")),
+        SdkError::ResponseError(_) => (true, format!("{operation}: unreadable response")),
+        other => (false, format!("{operation}: {other}")),
+    };
+    let base = if transient { ApiError::service_unavailable() } else { ApiError::internal() };
+    base.with_detail(detail)
+}
+
+pub(crate) fn is_transient_code(code: &str) -> bool {
+    matches!(
+        code,
+        "ProvisionedThroughputExceededException"
+            | "ThrottlingException"
+            | "Throttling"
+            | "RequestLimitExceeded"
+            | "InternalServerError"
+            | "ServiceUnavailable"
+            | "TransactionInProgressException"
+    )
+}
+
+pub(crate) fn is_conditional_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(err, SdkError::ServiceError(ctx) if ctx.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_and_outages_are_transient_other_codes_are_not() {
+        for code in ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"] {
+            assert!(is_transient_code(code), "{code}");
+        }
+        for code in ["ValidationException", "ResourceNotFoundException", "AccessDeniedException", "unknown"] {
+            assert!(!is_transient_code(code), "{code}");
+        }
+    }
+}
