@@ -143,7 +143,8 @@ mod tests {
 
     #[test]
     fn manage_covers_read_and_write() {
-        let p = |scopes: &[&str]| Principal { app_id: "a".into(), scopes: scopes.iter().map(|s| s.to_string()).collect() };
+        let p =
+            |scopes: &[&str]| Principal { app_id: "a".into(), scopes: scopes.iter().map(|s| s.to_string()).collect() };
         assert!(p(&["webhooks:read"]).allows(Scope::Read));
         assert!(!p(&["webhooks:read"]).allows(Scope::Write));
         assert!(p(&["webhooks:write"]).allows(Scope::Write));

@@ -22,9 +22,8 @@ impl Config {
 
     /// The same rules over any source of variables, so tests need not mutate the process environment.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
-        let table_name = var("TABLE_NAME")
-            .filter(|t| !t.trim().is_empty())
-            .ok_or("TABLE_NAME must name the DynamoDB table")?;
+        let table_name =
+            var("TABLE_NAME").filter(|t| !t.trim().is_empty()).ok_or("TABLE_NAME must name the DynamoDB table")?;
         let max_endpoints_per_app = match var("MAX_ENDPOINTS_PER_APP").filter(|v| !v.trim().is_empty()) {
             None => DEFAULT_MAX_ENDPOINTS_PER_APP,
             Some(v) => v

@@ -18,14 +18,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-            headers: Vec::new(),
-            detail: None,
-        }
+        ApiError { status, code, message: message.into(), field: None, headers: Vec::new(), detail: None }
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
@@ -44,12 +37,8 @@ impl ApiError {
     }
 
     pub fn invalid_key() -> Self {
-        Self::new(
-            401,
-            "invalid_key",
-            "Send a valid API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
-        )
-        .with_header("WWW-Authenticate", "Bearer")
+        Self::new(401, "invalid_key", "Send a valid API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.")
+            .with_header("WWW-Authenticate", "Bearer")
     }
 
     pub fn not_found() -> Self {
@@ -57,36 +46,19 @@ impl ApiError {
     }
 
     pub fn insufficient_permissions(scope: &str) -> Self {
-        Self::new(
-            403,
-            "insufficient_permissions",
-            format!("This API key lacks the `{scope}` scope this route needs."),
-        )
+        Self::new(403, "insufficient_permissions", format!("This API key lacks the `{scope}` scope this route needs."))
     }
 
     pub fn method_not_allowed(allow: &str) -> Self {
-        Self::new(
-            405,
-            "method_not_allowed",
-            format!("This path accepts only {allow}."),
-        )
-        .with_header("Allow", allow)
+        Self::new(405, "method_not_allowed", format!("This path accepts only {allow}.")).with_header("Allow", allow)
     }
 
     pub fn unsupported_media_type() -> Self {
-        Self::new(
-            415,
-            "unsupported_media_type",
-            "Send the request body as `Content-Type: application/json`.",
-        )
+        Self::new(415, "unsupported_media_type", "Send the request body as `Content-Type: application/json`.")
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(
-            413,
-            "payload_too_large",
-            format!("The request body is larger than {limit} bytes."),
-        )
+        Self::new(413, "payload_too_large", format!("The request body is larger than {limit} bytes."))
     }
 
     pub fn invalid_json(message: impl Into<String>) -> Self {
@@ -94,21 +66,12 @@ impl ApiError {
     }
 
     pub fn unknown_field(field: &str) -> Self {
-        Self::new(
-            400,
-            "unknown_field",
-            format!("`{field}` is not a field of this request; check its spelling."),
-        )
-        .with_field(field)
+        Self::new(400, "unknown_field", format!("`{field}` is not a field of this request; check its spelling."))
+            .with_field(field)
     }
 
     pub fn missing_field(field: &str) -> Self {
-        Self::new(
-            400,
-            "missing_required_field",
-            format!("`{field}` is required."),
-        )
-        .with_field(field)
+        Self::new(400, "missing_required_field", format!("`{field}` is required.")).with_field(field)
     }
 
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
@@ -124,21 +87,13 @@ impl ApiError {
     }
 
     pub fn invalid_cursor() -> Self {
-        Self::new(
-            400,
-            "invalid_cursor",
-            "`cursor` is not a cursor from this list; start again without it.",
-        )
-        .with_field("cursor")
+        Self::new(400, "invalid_cursor", "`cursor` is not a cursor from this list; start again without it.")
+            .with_field("cursor")
     }
 
     pub fn duplicate_webhook() -> Self {
-        Self::new(
-            409,
-            "duplicate_webhook",
-            "Another webhook endpoint of this app already has this URL.",
-        )
-        .with_field("url")
+        Self::new(409, "duplicate_webhook", "Another webhook endpoint of this app already has this URL.")
+            .with_field("url")
     }
 
     pub fn quota_exceeded(message: impl Into<String>) -> Self {
@@ -146,12 +101,8 @@ impl ApiError {
     }
 
     pub fn service_unavailable() -> Self {
-        Self::new(
-            503,
-            "service_unavailable",
-            "The service is briefly unavailable; retry after a second.",
-        )
-        .with_header("Retry-After", "1")
+        Self::new(503, "service_unavailable", "The service is briefly unavailable; retry after a second.")
+            .with_header("Retry-After", "1")
     }
 
     pub fn internal() -> Self {

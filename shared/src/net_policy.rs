@@ -63,12 +63,7 @@ fn embedded_ipv4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
         // 64:ff9b::a.b.c.d (NAT64 well-known prefix) and 64:ff9b:1::/48 (local-use NAT64)
         [0x64, 0xff9b, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 1, ..] => Some(low32()),
         // 2002:aabb:ccdd::/48 (6to4)
-        [0x2002, hi, lo, ..] => Some(Ipv4Addr::new(
-            (hi >> 8) as u8,
-            hi as u8,
-            (lo >> 8) as u8,
-            lo as u8,
-        )),
+        [0x2002, hi, lo, ..] => Some(Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)),
         _ => None,
     }
 }
@@ -162,10 +157,7 @@ impl AddressPolicy {
             IpAddr::V6(v6) => embedded_ipv4(v6).map(IpAddr::V4),
             IpAddr::V4(_) => None,
         };
-        let exempt = self
-            .allowed
-            .iter()
-            .any(|c| c.contains(ip) || unwrapped.is_some_and(|v4| c.contains(v4)));
+        let exempt = self.allowed.iter().any(|c| c.contains(ip) || unwrapped.is_some_and(|v4| c.contains(v4)));
         (!exempt).then_some(reason)
     }
 }
@@ -181,14 +173,41 @@ mod tests {
     #[test]
     fn blocks_special_ipv4_ranges() {
         for ip in [
-            "0.0.0.0", "10.1.2.3", "100.64.0.1", "100.127.255.255", "127.0.0.1", "127.255.255.254",
-            "169.254.169.254", "172.16.0.1", "172.31.255.255", "192.0.0.8", "192.0.2.1", "192.88.99.1",
-            "192.168.1.1", "198.18.0.1", "198.19.255.255", "198.51.100.7", "203.0.113.9", "224.0.0.1",
-            "239.255.255.250", "240.0.0.1", "255.255.255.255",
+            "0.0.0.0",
+            "10.1.2.3",
+            "100.64.0.1",
+            "100.127.255.255",
+            "127.0.0.1",
+            "127.255.255.254",
+            "169.254.169.254",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.0.0.8",
+            "192.0.2.1",
+            "192.88.99.1",
+            "192.168.1.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
         ] {
             assert!(refused(ip), "{ip} should be refused");
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "100.63.255.255", "100.128.0.0", "172.15.255.255", "172.32.0.0", "198.17.255.255", "198.20.0.0", "223.255.255.255"] {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.15.255.255",
+            "172.32.0.0",
+            "198.17.255.255",
+            "198.20.0.0",
+            "223.255.255.255",
+        ] {
             assert!(!refused(ip), "{ip} should be allowed");
         }
     }
@@ -196,9 +215,23 @@ mod tests {
     #[test]
     fn blocks_special_ipv6_ranges_and_embedded_ipv4() {
         for ip in [
-            "::", "::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::127.0.0.1", "64:ff9b::a9fe:a9fe",
-            "2002:7f00:1::", "fd00:ec2::254", "fc00::1", "fe80::1", "fec0::1", "ff02::1", "2001:db8::1",
-            "2001::1", "3fff::1", "100::1", "4000::1",
+            "::",
+            "::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "fd00:ec2::254",
+            "fc00::1",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+            "2001:db8::1",
+            "2001::1",
+            "3fff::1",
+            "100::1",
+            "4000::1",
         ] {
             assert!(refused(ip), "{ip} should be refused");
         }
@@ -209,7 +242,17 @@ mod tests {
 
     #[test]
     fn blocks_internal_names() {
-        for host in ["localhost", "localhost.", "api.localhost", "printer.local", "db.internal", "x.localdomain", "nas.home.arpa", "intranet", "intranet."] {
+        for host in [
+            "localhost",
+            "localhost.",
+            "api.localhost",
+            "printer.local",
+            "db.internal",
+            "x.localdomain",
+            "nas.home.arpa",
+            "intranet",
+            "intranet.",
+        ] {
             assert!(blocked_name_reason(host).is_some(), "{host} should be refused");
         }
         for host in ["example.com", "example.com.", "localhost.example.com", "local.example.org", "internal.io"] {

@@ -15,7 +15,7 @@ use crate::auth::{KeyCache, Principal, Scope, KEY_CACHE_TTL};
 use crate::config::Config;
 use crate::envelope::Reply;
 use crate::error::ApiError;
-use crate::store::{dynamodb_client, Claim, StoredResponse, Store};
+use crate::store::{dynamodb_client, Claim, Store, StoredResponse};
 use crate::time::now_millis;
 use crate::validate::hex;
 
@@ -86,7 +86,9 @@ impl PathShape {
         match self {
             PathShape::Webhooks => "/apps/{appId}/webhooks".into(),
             PathShape::Webhook => "/apps/{appId}/webhooks/{webhookId}".into(),
-            PathShape::WebhookAction(action) => format!("/apps/{{appId}}/webhooks/{{webhookId}}/{action}"),
+            PathShape::WebhookAction(action) => {
+                format!("/apps/{{appId}}/webhooks/{{webhookId}}/{action}")
+            }
         }
     }
 }
@@ -243,29 +245,30 @@ impl App {
         let now = now_millis();
         let deadline = req.lambda_context_ref().map(|c| c.deadline).filter(|d| *d > now);
         let locked_until = deadline.unwrap_or(now + DEFAULT_CLAIM_MILLIS);
-        let token = match self.store.claim_idempotency(&app_id, idempotency_key, &fingerprint, now, locked_until).await? {
-            Claim::Acquired { token } => token,
-            Claim::Replay(stored) => {
-                return Ok(Reply { status: stored.status, headers: stored.headers, body: Some(stored.body) }
-                    .with_header("idempotent-replayed", "true"))
-            }
-            Claim::InProgress => {
-                return Err(ApiError::new(
-                    409,
-                    "idempotency_in_progress",
-                    "A request with this Idempotency-Key is still running; retry shortly.",
-                )
-                .with_field("Idempotency-Key"))
-            }
-            Claim::Mismatch => {
-                return Err(ApiError::new(
-                    422,
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was used for a different request; use a new key.",
-                )
-                .with_field("Idempotency-Key"))
-            }
-        };
+        let token =
+            match self.store.claim_idempotency(&app_id, idempotency_key, &fingerprint, now, locked_until).await? {
+                Claim::Acquired { token } => token,
+                Claim::Replay(stored) => {
+                    return Ok(Reply { status: stored.status, headers: stored.headers, body: Some(stored.body) }
+                        .with_header("idempotent-replayed", "true"))
+                }
+                Claim::InProgress => {
+                    return Err(ApiError::new(
+                        409,
+                        "idempotency_in_progress",
+                        "A request with this Idempotency-Key is still running; retry shortly.",
+                    )
+                    .with_field("Idempotency-Key"))
+                }
+                Claim::Mismatch => {
+                    return Err(ApiError::new(
+                        422,
+                        "idempotency_key_reused",
+                        "This Idempotency-Key was used for a different request; use a new key.",
+                    )
+                    .with_field("Idempotency-Key"))
+                }
+            };
         let reply = run(app_id.clone()).await.unwrap_or_else(|err| error_reply(&err, request_id));
         if reply.status >= 500 {
             // A failed attempt must not stick: release so that a retry runs again.
@@ -273,7 +276,11 @@ impl App {
                 log_error(request_id, &e);
             }
         } else {
-            let stored = StoredResponse { status: reply.status, headers: reply.headers.clone(), body: reply.body.clone().unwrap_or_default() };
+            let stored = StoredResponse {
+                status: reply.status,
+                headers: reply.headers.clone(),
+                body: reply.body.clone().unwrap_or_default(),
+            };
             self.store.complete_idempotency(&app_id, idempotency_key, &token, &stored).await?;
         }
         Ok(reply)
@@ -313,15 +320,14 @@ pub fn request_id(req: &Request) -> String {
 }
 
 fn query_pairs(req: &Request) -> Vec<(String, String)> {
-    req.uri()
-        .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default()
+    req.uri().query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
 }
 
 /// `Idempotency-Key`: absent, or 1–255 printable ASCII characters.
 pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
     let bytes = value.as_bytes();
     if bytes.is_empty() || bytes.len() > 255 || !bytes.iter().all(|b| (0x20..=0x7e).contains(b)) {
         return Err(ApiError::invalid_field(

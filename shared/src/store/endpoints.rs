@@ -53,10 +53,9 @@ fn endpoint_from_item(item: &Item) -> Result<Endpoint, ApiError> {
         _ => Vec::new(),
     };
     let metadata = match item.get("metadata") {
-        Some(AttributeValue::M(map)) => map
-            .iter()
-            .filter_map(|(k, v)| v.as_s().ok().map(|text| (k.clone(), Value::String(text.clone()))))
-            .collect(),
+        Some(AttributeValue::M(map)) => {
+            map.iter().filter_map(|(k, v)| v.as_s().ok().map(|text| (k.clone(), Value::String(text.clone())))).collect()
+        }
         _ => Map::new(),
     };
     Ok(Endpoint {
@@ -76,12 +75,7 @@ fn events_value(events: &[String]) -> AttributeValue {
 }
 
 fn metadata_value(metadata: &Map<String, Value>) -> AttributeValue {
-    AttributeValue::M(
-        metadata
-            .iter()
-            .filter_map(|(k, v)| v.as_str().map(|text| (k.clone(), s(text))))
-            .collect(),
-    )
+    AttributeValue::M(metadata.iter().filter_map(|(k, v)| v.as_str().map(|text| (k.clone(), s(text)))).collect())
 }
 
 fn build_error(e: impl std::fmt::Display) -> ApiError {
@@ -96,7 +90,11 @@ enum TxRejected {
 
 impl Store {
     /// Runs a transaction, retrying what DynamoDB reports as a conflict with another transaction.
-    async fn transact(&self, items: Vec<TransactWriteItem>, operation: &str) -> Result<Result<(), TxRejected>, ApiError> {
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        operation: &str,
+    ) -> Result<Result<(), TxRejected>, ApiError> {
         for attempt in 1..=MAX_ATTEMPTS {
             let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
             let err = match result {
@@ -105,11 +103,9 @@ impl Store {
             };
             let reasons: Vec<String> = match &err {
                 SdkError::ServiceError(ctx) => match ctx.err() {
-                    TransactWriteItemsError::TransactionCanceledException(e) => e
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().unwrap_or("None").to_owned())
-                        .collect(),
+                    TransactWriteItemsError::TransactionCanceledException(e) => {
+                        e.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_owned()).collect()
+                    }
                     _ => return Err(sdk_error(operation, err)),
                 },
                 _ => return Err(sdk_error(operation, err)),
@@ -118,7 +114,9 @@ impl Store {
             if failed.iter().any(|f| *f) {
                 return Ok(Err(TxRejected::Conditions(failed)));
             }
-            let retryable = reasons.iter().any(|c| c == "TransactionConflict" || super::is_transient_code(c) || c == "ThrottlingError");
+            let retryable = reasons
+                .iter()
+                .any(|c| c == "TransactionConflict" || super::is_transient_code(c) || c == "ThrottlingError");
             if !retryable || attempt == MAX_ATTEMPTS {
                 let base = if retryable { ApiError::service_unavailable() } else { ApiError::internal() };
                 return Err(base.with_detail(format!("{operation}: transaction cancelled: {reasons:?}")));
@@ -129,7 +127,12 @@ impl Store {
         Err(ApiError::internal().with_detail(format!("{operation}: retries exhausted")))
     }
 
-    pub async fn create_endpoint(&self, app_id: &str, new: &NewEndpoint, max_endpoints: u32) -> Result<CreatedEndpoint, ApiError> {
+    pub async fn create_endpoint(
+        &self,
+        app_id: &str,
+        new: &NewEndpoint,
+        max_endpoints: u32,
+    ) -> Result<CreatedEndpoint, ApiError> {
         let id = Uuid::now_v7();
         let now = rfc3339_millis(now_millis());
         let secret = new_signing_secret()?;
@@ -155,22 +158,40 @@ impl Store {
 
         let items = vec![
             TransactWriteItem::builder()
-                .put(Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression("attribute_not_exists(pk)").build().map_err(build_error)?)
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .map_err(build_error)?,
+                )
                 .build(),
             TransactWriteItem::builder()
-                .put(Put::builder().table_name(&self.table).set_item(Some(marker)).condition_expression("attribute_not_exists(pk)").build().map_err(build_error)?)
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(marker))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .map_err(build_error)?,
+                )
                 .build(),
             self.counter_change(app_id, 1, Some(max_endpoints))?,
         ];
         match self.transact(items, "create endpoint").await? {
             Ok(()) => {}
-            Err(TxRejected::Conditions(failed)) if failed.get(1) == Some(&true) => return Err(ApiError::duplicate_webhook()),
+            Err(TxRejected::Conditions(failed)) if failed.get(1) == Some(&true) => {
+                return Err(ApiError::duplicate_webhook())
+            }
             Err(TxRejected::Conditions(failed)) if failed.get(2) == Some(&true) => {
                 return Err(ApiError::quota_exceeded(format!(
                     "This app already has the maximum of {max_endpoints} webhook endpoints; delete one first."
                 )))
             }
-            Err(TxRejected::Conditions(_)) => return Err(ApiError::internal().with_detail("create endpoint: id collision")),
+            Err(TxRejected::Conditions(_)) => {
+                return Err(ApiError::internal().with_detail("create endpoint: id collision"))
+            }
         }
         let endpoint = Endpoint {
             id: id.to_string(),
@@ -230,7 +251,12 @@ impl Store {
         endpoint_from_item(&out.item.ok_or_else(ApiError::not_found)?)
     }
 
-    pub async fn list_endpoints(&self, app_id: &str, limit: u32, cursor: Option<&str>) -> Result<Page<Endpoint>, ApiError> {
+    pub async fn list_endpoints(
+        &self,
+        app_id: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Endpoint>, ApiError> {
         let list = ListId::Endpoints { app_id };
         let key = self.cursor_key().await?;
         let start = cursor.map(|c| key.decode(list, c)).transpose()?;
@@ -256,7 +282,8 @@ impl Store {
         let items = out.items().iter().map(endpoint_from_item).collect::<Result<Vec<_>, _>>()?;
         let next_cursor = match (out.last_evaluated_key.is_some(), items.last()) {
             (true, Some(last)) => {
-                let id = Uuid::parse_str(&last.id).map_err(|_| ApiError::internal().with_detail("stored id is not a UUID"))?;
+                let id = Uuid::parse_str(&last.id)
+                    .map_err(|_| ApiError::internal().with_detail("stored id is not a UUID"))?;
                 Some(key.encode(list, id))
             }
             _ => None,
@@ -302,15 +329,30 @@ impl Store {
                     )
                     .build(),
                 TransactWriteItem::builder()
-                    .delete(Delete::builder().table_name(&self.table).set_key(Some(key_of(pk.clone(), url_marker_sk(&old_key)))).build().map_err(build_error)?)
+                    .delete(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(key_of(pk.clone(), url_marker_sk(&old_key))))
+                            .build()
+                            .map_err(build_error)?,
+                    )
                     .build(),
                 TransactWriteItem::builder()
-                    .put(Put::builder().table_name(&self.table).set_item(Some(marker)).condition_expression("attribute_not_exists(pk)").build().map_err(build_error)?)
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(marker))
+                            .condition_expression("attribute_not_exists(pk)")
+                            .build()
+                            .map_err(build_error)?,
+                    )
                     .build(),
             ];
             match self.transact(items, "update endpoint url").await? {
                 Ok(()) => return apply_patch(endpoint_from_item(&current)?, patch, &now),
-                Err(TxRejected::Conditions(failed)) if failed.get(2) == Some(&true) => return Err(ApiError::duplicate_webhook()),
+                Err(TxRejected::Conditions(failed)) if failed.get(2) == Some(&true) => {
+                    return Err(ApiError::duplicate_webhook())
+                }
                 // Changed or deleted since we read it: read again.
                 Err(TxRejected::Conditions(_)) => continue,
             }
@@ -367,7 +409,13 @@ impl Store {
                     )
                     .build(),
                 TransactWriteItem::builder()
-                    .delete(Delete::builder().table_name(&self.table).set_key(Some(key_of(pk.clone(), url_marker_sk(&url_key)))).build().map_err(build_error)?)
+                    .delete(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(key_of(pk.clone(), url_marker_sk(&url_key))))
+                            .build()
+                            .map_err(build_error)?,
+                    )
                     .build(),
                 self.counter_change(app_id, -1, None)?,
             ];
@@ -382,7 +430,11 @@ impl Store {
 }
 
 /// `SET`/`REMOVE` for the fields a patch carries, plus `updatedAt`.
-fn update_expression(patch: &EndpointPatch, url_key: &str, now: &str) -> (String, HashMap<String, String>, HashMap<String, AttributeValue>) {
+fn update_expression(
+    patch: &EndpointPatch,
+    url_key: &str,
+    now: &str,
+) -> (String, HashMap<String, String>, HashMap<String, AttributeValue>) {
     let mut names = HashMap::from([("#updatedAt".to_owned(), "updatedAt".to_owned())]);
     let mut values = HashMap::from([(":updatedAt".to_owned(), s(now))]);
     let mut sets = vec!["#updatedAt = :updatedAt".to_owned()];

@@ -25,7 +25,9 @@ pub struct StoredResponse {
 #[derive(Debug)]
 pub enum Claim {
     /// This request runs; finish with `complete_idempotency` or `release_idempotency`.
-    Acquired { token: String },
+    Acquired {
+        token: String,
+    },
     Replay(StoredResponse),
     InProgress,
     /// The key was used for a different request.
@@ -37,7 +39,14 @@ fn idem_key(app_id: &str, key: &str) -> Item {
 }
 
 impl Store {
-    pub async fn claim_idempotency(&self, app_id: &str, key: &str, fingerprint: &str, now_ms: u64, locked_until_ms: u64) -> Result<Claim, ApiError> {
+    pub async fn claim_idempotency(
+        &self,
+        app_id: &str,
+        key: &str,
+        fingerprint: &str,
+        now_ms: u64,
+        locked_until_ms: u64,
+    ) -> Result<Claim, ApiError> {
         let token = hex(&random_bytes::<16>()?);
         let mut item = idem_key(app_id, key);
         item.insert("fingerprint".into(), s(fingerprint));
@@ -51,7 +60,9 @@ impl Store {
             .table_name(&self.table)
             .set_item(Some(item))
             // Free, expired (TTL not yet run), or a claim whose invocation outlived its timeout.
-            .condition_expression("attribute_not_exists(pk) OR expiresAt < :nowSecs OR (#state = :running AND lockedUntil < :nowMs)")
+            .condition_expression(
+                "attribute_not_exists(pk) OR expiresAt < :nowSecs OR (#state = :running AND lockedUntil < :nowMs)",
+            )
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":nowSecs", n(now_ms / 1000))
             .expression_attribute_values(":nowMs", n(now_ms))
@@ -61,7 +72,9 @@ impl Store {
             .await;
         let existing = match result {
             Ok(_) => return Ok(Claim::Acquired { token }),
-            Err(SdkError::ServiceError(ctx)) if matches!(ctx.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+            Err(SdkError::ServiceError(ctx))
+                if matches!(ctx.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
                 match ctx.into_err() {
                     PutItemError::ConditionalCheckFailedException(e) => e.item,
                     _ => None,
@@ -71,7 +84,10 @@ impl Store {
         };
         let existing = match existing {
             Some(item) => item,
-            None => self.read_idempotency(app_id, key).await?.ok_or_else(|| ApiError::service_unavailable().with_detail("idempotency record vanished"))?,
+            None => self
+                .read_idempotency(app_id, key)
+                .await?
+                .ok_or_else(|| ApiError::service_unavailable().with_detail("idempotency record vanished"))?,
         };
         if get_s(&existing, "fingerprint")? != fingerprint {
             return Ok(Claim::Mismatch);
@@ -81,7 +97,8 @@ impl Store {
         }
         let headers = match existing.get("headers") {
             Some(AttributeValue::M(map)) => {
-                let mut pairs: Vec<(String, String)> = map.iter().filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone()))).collect();
+                let mut pairs: Vec<(String, String)> =
+                    map.iter().filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone()))).collect();
                 pairs.sort();
                 pairs
             }
@@ -108,8 +125,15 @@ impl Store {
     }
 
     /// Stores the answer for replay, if this claim still holds the key.
-    pub async fn complete_idempotency(&self, app_id: &str, key: &str, token: &str, response: &StoredResponse) -> Result<(), ApiError> {
-        let headers: HashMap<String, AttributeValue> = response.headers.iter().map(|(k, v)| (k.clone(), s(v))).collect();
+    pub async fn complete_idempotency(
+        &self,
+        app_id: &str,
+        key: &str,
+        token: &str,
+        response: &StoredResponse,
+    ) -> Result<(), ApiError> {
+        let headers: HashMap<String, AttributeValue> =
+            response.headers.iter().map(|(k, v)| (k.clone(), s(v))).collect();
         let result = self
             .client
             .update_item()

@@ -146,7 +146,10 @@ impl Store {
         let mut tx = self.client.transact_write_items().transact_items(key_item);
         if has_index {
             // `:app` must be used by every item's expressions; the index item is already under the app.
-            tx = tx.transact_items(update(key_of(app_pk(app_id), index_sk(hash)), "attribute_exists(pk) AND :app = :app")?);
+            tx = tx.transact_items(update(
+                key_of(app_pk(app_id), index_sk(hash)),
+                "attribute_exists(pk) AND :app = :app",
+            )?);
         }
         match tx.send().await {
             Ok(_) => Ok(true),

@@ -39,9 +39,7 @@ pub type Item = HashMap<String, AttributeValue>;
 /// `AWS_ENDPOINT_URL_DYNAMODB` (the SDK's own variable) points it at DynamoDB Local.
 pub async fn dynamodb_client() -> Client {
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     let shared = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
         .retry_config(
@@ -121,7 +119,9 @@ impl Store {
         match put {
             Ok(_) => Ok(CursorKey::new(fresh)),
             // Another container created it first: use theirs.
-            Err(e) if is_conditional_failure(&e) => read().await?.ok_or_else(|| ApiError::internal().with_detail("cursor key vanished")),
+            Err(e) if is_conditional_failure(&e) => {
+                read().await?.ok_or_else(|| ApiError::internal().with_detail("cursor key vanished"))
+            }
             Err(e) => Err(sdk_error("PutItem cursor key", e)),
         }
     }
@@ -171,7 +171,10 @@ where
     let (transient, detail) = match &err {
         SdkError::ServiceError(ctx) => {
             let code = ctx.err().code().unwrap_or("unknown");
-            (is_transient_code(code), format!("{operation}: service error {code}: {}", ctx.err().message().unwrap_or("")))
+            (
+                is_transient_code(code),
+                format!("{operation}: service error {code}: {}", ctx.err().message().unwrap_or("")),
+            )
         }
         SdkError::TimeoutError(_) => (true, format!("{operation}: timed out")),
         SdkError::DispatchFailure(f) => (true, format!("{operation}: dispatch failure: {f:?}")),
@@ -205,7 +208,12 @@ mod tests {
 
     #[test]
     fn throttling_and_outages_are_transient_other_codes_are_not() {
-        for code in ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"] {
+        for code in [
+            "ProvisionedThroughputExceededException",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+            "InternalServerError",
+        ] {
             assert!(is_transient_code(code), "{code}");
         }
         for code in ["ValidationException", "ResourceNotFoundException", "AccessDeniedException", "unknown"] {

@@ -108,7 +108,9 @@ fn refuse_address(policy: &AddressPolicy, ip: IpAddr) -> Result<(), ApiError> {
 /// The resolve-time rule: a name that resolves now to any refused address is refused. A name that
 /// does not resolve is accepted; every delivery checks again.
 pub async fn check_resolved_addresses(url: &WebhookUrl, policy: &AddressPolicy) -> Result<(), ApiError> {
-    let Some(domain) = &url.domain else { return Ok(()) };
+    let Some(domain) = &url.domain else {
+        return Ok(());
+    };
     let Ok(addresses) = tokio::net::lookup_host((domain.as_str(), url.port)).await else {
         return Ok(());
     };
@@ -136,7 +138,9 @@ impl EventCatalogue {
         if name == "*" || self.names.contains(name) {
             return true;
         }
-        let Some(prefix) = name.strip_suffix(".*") else { return false };
+        let Some(prefix) = name.strip_suffix(".*") else {
+            return false;
+        };
         let whole_segments = !prefix.is_empty() && prefix.split('.').all(|s| !s.is_empty() && !s.contains('*'));
         whole_segments && self.names.iter().any(|n| n.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.')))
     }
@@ -195,9 +199,7 @@ pub fn description(value: &Value) -> Result<Option<String>, ApiError> {
 }
 
 pub fn active(value: &Value) -> Result<bool, ApiError> {
-    value
-        .as_bool()
-        .ok_or_else(|| ApiError::invalid_field("active", "`active` must be true or false."))
+    value.as_bool().ok_or_else(|| ApiError::invalid_field("active", "`active` must be true or false."))
 }
 
 /// `metadata`: an object of at most 50 string values, keys of 1 to 40 characters, values of at

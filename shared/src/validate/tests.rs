@@ -187,7 +187,17 @@ fn events_accept_names_star_and_prefix_wildcards_dropping_duplicates_in_order() 
 
 #[test]
 fn events_reject_unknown_names_and_bad_wildcards_listing_each() {
-    for bad in ["*.paid", "inv*", "nothing.*", "invoice", "Invoice.paid", "invoice.paid.*", ".*", "invoice..*", "customer.sub*"] {
+    for bad in [
+        "*.paid",
+        "inv*",
+        "nothing.*",
+        "invoice",
+        "Invoice.paid",
+        "invoice.paid.*",
+        ".*",
+        "invoice..*",
+        "customer.sub*",
+    ] {
         let err = catalogue().validate(&json!([bad])).unwrap_err();
         assert_eq!(err.code, "invalid_events", "{bad}");
     }
