@@ -1,0 +1,97 @@
+//! The key tool's operations, as a library so that the integration tests drive the same code the
+//! command line does.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::Client;
+use shared::secrets::{api_key_hash, new_api_key};
+use shared::store::{ApiKeyRecord, Store};
+use shared::time::{now_millis, rfc3339_millis};
+
+/// The scopes a key may carry (contract: Authentication and tenancy).
+pub const SCOPES: [&str; 3] = ["webhooks:read", "webhooks:write", "webhooks:manage"];
+
+/// A freshly issued key: the only moment its plaintext exists.
+pub struct IssuedKey {
+    pub key: String,
+    pub record: ApiKeyRecord,
+}
+
+/// Parses `webhooks:read,webhooks:write`; duplicates dropped, unknown scopes refused.
+pub fn parse_scopes(list: &str) -> Result<Vec<String>, String> {
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if !SCOPES.contains(&scope) {
+            return Err(format!("unknown scope `{scope}`; use {}", SCOPES.join(", ")));
+        }
+        if !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_owned());
+        }
+    }
+    if scopes.is_empty() {
+        return Err(format!("give at least one scope: {}", SCOPES.join(", ")));
+    }
+    Ok(scopes)
+}
+
+pub async fn issue_key(store: &Store, app_id: &str, scopes: Vec<String>) -> Result<IssuedKey, String> {
+    if !shared::pipeline::is_valid_app_id(app_id) {
+        return Err(format!(
+            "`{app_id}` is not a valid app id (1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit)"
+        ));
+    }
+    let key = new_api_key().map_err(|e| e.message)?;
+    let record = ApiKeyRecord {
+        hash: api_key_hash(&key),
+        app_id: app_id.to_owned(),
+        scopes,
+        created_at: rfc3339_millis(now_millis()),
+        revoked_at: None,
+    };
+    store.put_api_key(&record).await.map_err(|e| e.message)?;
+    Ok(IssuedKey { key, record })
+}
+
+/// Revokes by hash, or by the key itself (hashed here, never stored or printed).
+pub async fn revoke_key(store: &Store, app_id: &str, key_or_hash: &str) -> Result<bool, String> {
+    let hash =
+        if key_or_hash.starts_with("whk_") { api_key_hash(key_or_hash) } else { key_or_hash.to_ascii_lowercase() };
+    store.revoke_api_key(app_id, &hash, &rfc3339_millis(now_millis())).await.map_err(|e| e.message)
+}
+
+/// Creates the table as `template.yaml` declares it (on-demand, `pk`/`sk`, TTL on `expiresAt`):
+/// for DynamoDB Local and tests. `Ok(false)` when it already exists.
+pub async fn create_table(client: &Client, table: &str) -> Result<bool, String> {
+    let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+    let attr =
+        |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
+    let created = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash).map_err(|e| e.to_string())?)
+        .key_schema(key("sk", KeyType::Range).map_err(|e| e.to_string())?)
+        .attribute_definitions(attr("pk").map_err(|e| e.to_string())?)
+        .attribute_definitions(attr("sk").map_err(|e| e.to_string())?)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e) if format!("{e:?}").contains("ResourceInUseException") => return Ok(false),
+        Err(e) => return Err(format!("CreateTable {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e))),
+    }
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name("expiresAt")
+        .enabled(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|e| format!("UpdateTimeToLive {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    Ok(true)
+}
