@@ -1,0 +1,56 @@
+//! API Gateway's part, for local runs and tests: pick the function a request's route names and
+//! invoke its handler. Routes come from each function's own `ROUTE`, so they are declared once.
+
+pub mod http;
+
+use shared::lambda_http::{Body, Request, Response};
+use shared::{App, Route};
+
+/// The functions behind the HTTP API, by the name their directory under `functions/` has.
+pub const FUNCTIONS: [(&str, Route); 5] = [
+    ("create", create_webhook::ROUTE),
+    ("list", list_webhooks::ROUTE),
+    ("get", get_webhook::ROUTE),
+    ("update", update_webhook::ROUTE),
+    ("delete", delete_webhook::ROUTE),
+];
+
+/// The function API Gateway invokes for `method path`: the route whose path and method match,
+/// else `$default`'s fallback.
+pub fn function_for(method: &str, path: &str) -> &'static str {
+    FUNCTIONS
+        .iter()
+        .find(|(_, route)| route.methods.contains(&method) && route.path.match_path(path).is_some())
+        .map_or("fallback", |(name, _)| name)
+}
+
+/// Runs the request through the function its route names, inside `container`.
+pub async fn invoke(container: &App, req: Request) -> Response<Body> {
+    match function_for(req.method().as_str(), req.uri().path()) {
+        "create" => create_webhook::handle(container, req).await,
+        "list" => list_webhooks::handle(container, req).await,
+        "get" => get_webhook::handle(container, req).await,
+        "update" => update_webhook::handle(container, req).await,
+        "delete" => delete_webhook::handle(container, req).await,
+        _ => fallback::handle(container, req).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_like_the_template() {
+        let id = "0193a5b0-7c2e-7d3f-8a4b-5c6d7e8f9a0b";
+        assert_eq!(function_for("POST", "/apps/acme/webhooks"), "create");
+        assert_eq!(function_for("GET", "/apps/acme/webhooks"), "list");
+        assert_eq!(function_for("GET", &format!("/apps/acme/webhooks/{id}")), "get");
+        assert_eq!(function_for("PUT", &format!("/apps/acme/webhooks/{id}")), "update");
+        assert_eq!(function_for("PATCH", &format!("/apps/acme/webhooks/{id}")), "update");
+        assert_eq!(function_for("DELETE", &format!("/apps/acme/webhooks/{id}")), "delete");
+        assert_eq!(function_for("DELETE", "/apps/acme/webhooks"), "fallback");
+        assert_eq!(function_for("GET", "/apps/acme"), "fallback");
+        assert_eq!(function_for("GET", "/prod/apps/acme/webhooks"), "list", "a named stage prefix");
+    }
+}
