@@ -132,3 +132,41 @@ pub async fn write_status(stream: &mut TcpStream, status: u16) -> std::io::Resul
     let out = format!("HTTP/1.1 {status} \r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     stream.write_all(out.as_bytes()).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> RawRequest {
+        RawRequest {
+            method: method.into(),
+            target: target.into(),
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            body: body.to_vec(),
+        }
+    }
+
+    #[test]
+    fn requests_become_the_event_api_gateway_would_send() {
+        let r = raw(
+            "PATCH",
+            "/apps/acme/webhooks?limit=5&cursor=abc",
+            &[("x-api-key", "k"), ("accept", "a"), ("accept", "b")],
+            b"{\"a\":1}",
+        );
+        let req = to_lambda_request(&api_gateway_event(&r, "req-1")).unwrap();
+        assert_eq!(req.method().as_str(), "PATCH");
+        assert_eq!(req.uri().path(), "/apps/acme/webhooks");
+        assert_eq!(req.uri().query(), Some("limit=5&cursor=abc"));
+        assert_eq!(req.headers()["accept"], "a,b", "repeated headers joined");
+        assert_eq!(req.body().as_ref(), b"{\"a\":1}");
+        assert_eq!(shared::pipeline::request_id(&req), "req-1");
+    }
+
+    #[test]
+    fn binary_bodies_travel_base64_encoded() {
+        let event = api_gateway_event(&raw("POST", "/x", &[], &[0xff, 0x00, 0xfe]), "r");
+        assert_eq!(event["isBase64Encoded"], json!(true));
+        assert_eq!(to_lambda_request(&event).unwrap().body().as_ref(), &[0xff, 0x00, 0xfe]);
+    }
+}

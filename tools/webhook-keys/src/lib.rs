@@ -95,3 +95,20 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, String> 
         .map_err(|e| format!("UpdateTimeToLive {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_checked_trimmed_and_deduplicated() {
+        assert_eq!(
+            parse_scopes(" webhooks:read ,webhooks:write,webhooks:read").unwrap(),
+            ["webhooks:read", "webhooks:write"]
+        );
+        assert_eq!(parse_scopes("webhooks:manage").unwrap(), ["webhooks:manage"]);
+        for bad in ["", " , ", "webhooks:admin", "webhooks:READ", "read"] {
+            assert!(parse_scopes(bad).is_err(), "{bad:?}");
+        }
+    }
+}
