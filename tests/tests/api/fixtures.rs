@@ -1,0 +1,43 @@
+//! Each route's handler on its own `events/` file: the event `sam local invoke -e` sends.
+
+use integration_tests::serde_json::json;
+use integration_tests::{send, Req, World, FIXTURE_WEBHOOK_ID};
+
+/// The fixture with its placeholder webhook id replaced by a real one.
+fn fixture_for(name: &str, id: &str) -> Req {
+    let text = Req::fixture(name).event.to_string().replace(FIXTURE_WEBHOOK_ID, id);
+    Req { event: integration_tests::serde_json::from_str(&text).unwrap() }
+}
+
+#[tokio::test]
+async fn every_route_answers_its_fixture_event() {
+    let world = World::new().await;
+    world.install_fixture_key().await;
+    let app = world.container();
+
+    let created = send(&app, &Req::fixture("create")).await;
+    created.assert_status(201);
+    assert_eq!(created.data()["url"], json!("https://example.com/webhooks"));
+    let id = created.data()["id"].as_str().unwrap().to_owned();
+
+    let listed = send(&app, &Req::fixture("list")).await;
+    listed.assert_status(200);
+    assert_eq!(listed.data()[0]["id"], json!(id));
+
+    send(&app, &fixture_for("get", &id)).await.assert_status(200);
+    let updated = send(&app, &fixture_for("update", &id)).await;
+    updated.assert_status(200);
+    assert_eq!(updated.data()["active"], json!(false));
+    let deleted = send(&app, &fixture_for("delete", &id)).await;
+    assert_eq!(deleted.status, 204);
+
+    let fallback = send(&app, &Req::fixture("fallback")).await;
+    fallback.assert_error(405, "method_not_allowed");
+    // Every fixture is routed to the function it is named after.
+    for name in ["create", "list", "get", "update", "delete", "fallback"] {
+        let req = Req::fixture(name);
+        assert_eq!(local_api::function_for(&req.rest_method(), &req.raw_path()), name);
+        assert_eq!(req.event["requestContext"]["requestId"], json!(format!("fixture-{name}")));
+    }
+    assert_eq!(send(&app, &fixture_for("get", &id)).await.body["error"]["requestId"], json!("fixture-get"));
+}

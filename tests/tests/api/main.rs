@@ -1,0 +1,10 @@
+//! The functions end to end on DynamoDB Local. One test binary (modules below) keeps link time down.
+
+mod auth;
+mod endpoints;
+mod fixtures;
+mod idempotency;
+mod limits;
+mod pagination;
+mod round_trips;
+mod routing;
