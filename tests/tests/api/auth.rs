@@ -56,21 +56,33 @@ async fn scopes_decide_which_routes_a_key_may_call() {
 }
 
 #[tokio::test]
-async fn another_apps_key_sees_404_exactly_as_for_a_missing_id() {
+async fn another_apps_key_sees_404_on_every_route_exactly_as_for_a_missing_id() {
     let world = World::new().await;
     let acme = Client::new(&world, "acme").await;
     let id = acme.create_ok("https://hooks.example.com/a").await;
     let intruder = Client::new(&world, "globex").await;
     let missing = shared::uuid::Uuid::now_v7().to_string();
+    let body = json!({"url": "https://hooks.example.com/b", "events": ["*"]});
     for target in [&id, &missing] {
-        for method in ["GET", "DELETE"] {
-            let answer = send(&intruder.app, &Req::new(method, &acme.item(target)).key(&intruder.key)).await;
+        let probes = [
+            Req::new("GET", &acme.item(target)),
+            Req::new("PUT", &acme.item(target)).json(json!({"active": false})),
+            Req::new("PATCH", &acme.item(target)).json(json!({"active": false})),
+            Req::new("DELETE", &acme.item(target)),
+            Req::new("POST", &acme.item(target)),
+            Req::new("GET", &acme.collection()),
+            Req::new("POST", &acme.collection()).json(body.clone()),
+            Req::new("DELETE", &acme.collection()),
+        ];
+        for probe in probes {
+            let answer = send(&intruder.app, &probe.key(&intruder.key)).await;
             answer.assert_error(404, "not_found");
         }
     }
-    let probe = send(&intruder.app, &Req::new("GET", "/apps/acme/webhooks").key(&intruder.key)).await;
-    probe.assert_error(404, "not_found");
-    acme.get(&id).await.assert_status(200);
+    // acme's data is untouched and unseen.
+    let listed = acme.list("").await;
+    assert_eq!(listed.data().as_array().unwrap().len(), 1);
+    assert_eq!(acme.get(&id).await.data()["active"], json!(true));
 }
 
 #[tokio::test]

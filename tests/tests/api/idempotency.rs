@@ -130,3 +130,28 @@ async fn a_claim_left_by_a_crashed_invocation_frees_the_key_after_its_timeout() 
         .await
         .assert_error(422, "idempotency_key_reused");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_ten_concurrent_first_attempts_exactly_one_runs() {
+    let world = World::new().await;
+    let key = world.key("acme", &["webhooks:manage"]).await;
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let container = world.container();
+        let req = create(&key, "race", "https://hooks.example.com/race");
+        tasks.push(tokio::spawn(async move { integration_tests::send(&container, &req).await }));
+    }
+    let mut ran = 0;
+    for task in tasks {
+        let answer = task.await.unwrap();
+        match (answer.status, answer.header("idempotent-replayed")) {
+            (201, None) => ran += 1,
+            (201, Some("true")) => {}
+            (409, None) => answer.assert_error(409, "idempotency_in_progress"),
+            other => panic!("unexpected {other:?}: {}", answer.raw),
+        }
+    }
+    assert_eq!(ran, 1);
+    let client = Client { app: world.container(), app_id: "acme".into(), key };
+    assert_eq!(client.list("").await.data().as_array().unwrap().len(), 1);
+}
