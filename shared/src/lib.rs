@@ -4,12 +4,15 @@
 pub mod auth;
 pub mod config;
 pub mod cursor;
+pub mod delivery;
 pub mod envelope;
 pub mod error;
 pub mod model;
 pub mod net_policy;
+pub mod outbound;
 pub mod pipeline;
 pub mod secrets;
+pub mod signing;
 pub mod store;
 pub mod time;
 pub mod validate;

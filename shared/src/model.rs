@@ -101,3 +101,131 @@ fn webhook_url(value: &Value, config: &Config) -> Result<WebhookUrl, ApiError> {
         _ => Err(ApiError::invalid_field("url", "`url` must be a string.")),
     }
 }
+
+/// The most a retired secret may keep signing (7 days).
+pub const MAX_GRACE_PERIOD_SECONDS: u64 = 604_800;
+/// Retired secrets that may be unexpired at once, the one being retired included.
+pub const MAX_RETIRED_SECRETS: usize = 10;
+
+/// A validated `rotate-secret` body: `{}` / no body, or `{"gracePeriodSeconds": N}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rotation {
+    pub grace_period_seconds: u64,
+}
+
+impl Rotation {
+    pub fn from_body(body: &Map<String, Value>) -> Result<Self, ApiError> {
+        reject_unknown_fields(body, &["gracePeriodSeconds"])?;
+        let grace_period_seconds = match body.get("gracePeriodSeconds") {
+            None => 0,
+            Some(value) => value.as_u64().filter(|n| *n <= MAX_GRACE_PERIOD_SECONDS).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "gracePeriodSeconds",
+                    format!("`gracePeriodSeconds` must be a whole number from 0 to {MAX_GRACE_PERIOD_SECONDS}."),
+                )
+            })?,
+        };
+        Ok(Rotation { grace_period_seconds })
+    }
+}
+
+/// The `rotate-secret` response: the new secret and nothing else.
+#[derive(Debug, Serialize)]
+pub struct RotatedSecret {
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Succeeded,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    /// The `?status=` filter: exactly `succeeded` or `failed`.
+    pub fn from_query(value: &str) -> Result<Self, ApiError> {
+        match value {
+            "succeeded" => Ok(DeliveryStatus::Succeeded),
+            "failed" => Ok(DeliveryStatus::Failed),
+            _ => Err(ApiError::invalid_field("status", "`status` must be `succeeded` or `failed`.")),
+        }
+    }
+}
+
+/// A delivery record of the contract.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub id: String,
+    pub webhook_id: String,
+    pub event_type: String,
+    pub status: DeliveryStatus,
+    pub response_status: Option<u16>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    pub attempted_at: String,
+}
+
+/// The event type of a test ping.
+pub const TEST_EVENT_TYPE: &str = "webhook.test";
+
+/// The `webhook.test` payload, serialised once so that the bytes signed are the bytes sent.
+pub fn test_ping_payload(app_id: &str, webhook_id: &str, timestamp: &str) -> Vec<u8> {
+    let payload = serde_json::json!({
+        "type": TEST_EVENT_TYPE,
+        "timestamp": timestamp,
+        "data": {"appId": app_id, "webhookId": webhook_id},
+    });
+    payload.to_string().into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn grace_periods_are_whole_seconds_up_to_a_week() {
+        assert_eq!(Rotation::from_body(&body(json!({}))).unwrap().grace_period_seconds, 0);
+        assert_eq!(
+            Rotation::from_body(&body(json!({"gracePeriodSeconds": 604800}))).unwrap().grace_period_seconds,
+            604800
+        );
+        for bad in [json!(604801), json!(-1), json!(1.5), json!("60"), json!(null)] {
+            let err = Rotation::from_body(&body(json!({"gracePeriodSeconds": bad}))).unwrap_err();
+            assert_eq!((err.code, err.field.as_deref()), ("invalid_field", Some("gracePeriodSeconds")), "{bad}");
+        }
+        assert_eq!(Rotation::from_body(&body(json!({"grace": 5}))).unwrap_err().code, "unknown_field");
+    }
+
+    #[test]
+    fn status_filter_is_exact() {
+        assert_eq!(DeliveryStatus::from_query("failed").unwrap(), DeliveryStatus::Failed);
+        for bad in ["Failed", "ok", "", "succeeded "] {
+            assert_eq!(DeliveryStatus::from_query(bad).unwrap_err().field.as_deref(), Some("status"));
+        }
+    }
+
+    #[test]
+    fn the_test_payload_has_the_contract_shape() {
+        let bytes = test_ping_payload("acme", "w1", "2026-11-22T00:00:00.000Z");
+        let value: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            value,
+            json!({"type": "webhook.test", "timestamp": "2026-11-22T00:00:00.000Z", "data": {"appId": "acme", "webhookId": "w1"}})
+        );
+    }
+}

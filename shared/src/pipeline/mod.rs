@@ -3,6 +3,8 @@
 //! method (405) → Idempotency-Key (POST) → body (415, 413, 400) → the route's work → envelope.
 
 use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use lambda_http::http::HeaderMap;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -15,6 +17,7 @@ use crate::auth::{KeyCache, Principal, Scope, KEY_CACHE_TTL};
 use crate::config::Config;
 use crate::envelope::Reply;
 use crate::error::ApiError;
+use crate::outbound::{Deliverer, CONNECT_TIMEOUT, TOTAL_TIMEOUT};
 use crate::store::{dynamodb_client, Claim, Store, StoredResponse};
 use crate::time::now_millis;
 use crate::validate::hex;
@@ -166,12 +169,37 @@ pub struct App {
     pub config: Config,
     pub store: Store,
     keys: KeyCache,
+    /// The outbound client, built by the first route that sends (only test-ping does).
+    deliverer: OnceLock<Deliverer>,
+    delivery_timeouts: (Duration, Duration),
 }
 
 impl App {
     pub fn new(config: Config, client: aws_sdk_dynamodb::Client) -> App {
         let store = Store::new(client, config.table_name.clone());
-        App { config, store, keys: KeyCache::new(KEY_CACHE_TTL) }
+        App {
+            config,
+            store,
+            keys: KeyCache::new(KEY_CACHE_TTL),
+            deliverer: OnceLock::new(),
+            delivery_timeouts: (CONNECT_TIMEOUT, TOTAL_TIMEOUT),
+        }
+    }
+
+    /// Replaces the delivery timeouts (tests of slow receivers).
+    pub fn with_delivery_timeouts(mut self, connect: Duration, total: Duration) -> App {
+        self.delivery_timeouts = (connect, total);
+        self
+    }
+
+    /// The container's outbound client; a bad `WEBHOOK_EXTRA_CA_FILE` is a 500 with the reason logged.
+    pub fn deliverer(&self) -> Result<&Deliverer, ApiError> {
+        if let Some(deliverer) = self.deliverer.get() {
+            return Ok(deliverer);
+        }
+        let mut built = Deliverer::new(&self.config).map_err(|e| ApiError::internal().with_detail(e))?;
+        (built.connect_timeout, built.total_timeout) = self.delivery_timeouts;
+        Ok(self.deliverer.get_or_init(|| built))
     }
 
     /// Replaces the key cache's lifetime (tests of revocation and expiry).

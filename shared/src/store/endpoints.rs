@@ -29,7 +29,7 @@ const QUOTA_SK: &str = "QUOTA";
 /// Optimistic writes that lose a race re-read and try again this many times.
 const MAX_ATTEMPTS: usize = 4;
 
-fn webhook_sk(id: Uuid) -> String {
+pub(super) fn webhook_sk(id: Uuid) -> String {
     format!("{WEBHOOK_PREFIX}{id}")
 }
 
@@ -78,7 +78,7 @@ fn metadata_value(metadata: &Map<String, Value>) -> AttributeValue {
     AttributeValue::M(metadata.iter().filter_map(|(k, v)| v.as_str().map(|text| (k.clone(), s(text)))).collect())
 }
 
-fn build_error(e: impl std::fmt::Display) -> ApiError {
+pub(super) fn build_error(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal().with_detail(format!("request build: {e}"))
 }
 

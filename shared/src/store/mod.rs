@@ -6,12 +6,17 @@
 //! | URL uniqueness marker | `APP#{appId}` | `URL#{sha256(normalized url)}` |
 //! | endpoint counter (quota) | `APP#{appId}` | `QUOTA` |
 //! | idempotency record | `APP#{appId}` | `IDEM#{Idempotency-Key}` |
+//! | delivery | `APP#{appId}` | `DELIVERY#{webhookId}#{deliveryId}` |
+//! | delivery, by status | `APP#{appId}` | `DELIVERY_BY_STATUS#{webhookId}#{status}#{deliveryId}` |
 //! | API key (published layout) | `KEY#{sha256 hex of key}` | `KEY` |
+//! | API key index (for listing) | `APP#{appId}` | `APIKEY#{sha256 hex of key}` |
 //! | cursor MAC key | `CONFIG` | `CURSOR_KEY` |
 
+mod deliveries;
 mod endpoints;
 mod idempotency;
 mod keys;
+mod secrets;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -28,9 +33,11 @@ use crate::cursor::CursorKey;
 use crate::error::ApiError;
 use crate::secrets::random_bytes;
 
+pub use deliveries::DELIVERY_TTL_SECONDS;
 pub use endpoints::Page;
 pub use idempotency::{Claim, StoredResponse};
 pub use keys::ApiKeyRecord;
+pub use secrets::DeliveryTarget;
 
 pub type Item = HashMap<String, AttributeValue>;
 

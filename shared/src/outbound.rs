@@ -1,0 +1,246 @@
+//! The outbound HTTPS client for deliveries, SSRF-safe by construction: it resolves the host
+//! itself, connects only to addresses the address rules allow (so a name that re-resolves to a
+//! private address between the URL check and the send reaches nothing), speaks HTTP/1.1 on that
+//! one connection and never follows a redirect. Every failure becomes an `Attempt` with an error a
+//! person can act on, never an `Err`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
+use url::{Host, Url};
+
+use crate::config::Config;
+use crate::net_policy::AddressPolicy;
+use crate::validate::parse_webhook_url;
+
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much of the receiver's answer is kept.
+pub const MAX_RESPONSE_BODY_BYTES: usize = 1024;
+const USER_AGENT: &str = concat!("webhook-endpoints/", env!("CARGO_PKG_VERSION"));
+
+/// What one send came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attempt {
+    /// Whatever status answered (3xx and 5xx included); `None` when nothing answered.
+    pub response_status: Option<u16>,
+    /// The first 1024 bytes of the answer, lossy UTF-8.
+    pub response_body: Option<String>,
+    /// Why the delivery failed; `None` on a 2xx.
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+impl Attempt {
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Built once per container (root store parsing is not free).
+pub struct Deliverer {
+    tls: TlsConnector,
+    policy: AddressPolicy,
+    pub connect_timeout: Duration,
+    pub total_timeout: Duration,
+}
+
+impl Deliverer {
+    /// The system's roots plus `WEBHOOK_EXTRA_CA_FILE`, if set.
+    pub fn new(config: &Config) -> Result<Deliverer, String> {
+        let mut roots = RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            // One unreadable system certificate must not disable the rest.
+            let _ = roots.add(cert);
+        }
+        if let Some(path) = &config.extra_ca_file {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("WEBHOOK_EXTRA_CA_FILE {path}: {e}"))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("WEBHOOK_EXTRA_CA_FILE {path}: {e}"))?;
+            if certs.is_empty() {
+                return Err(format!("WEBHOOK_EXTRA_CA_FILE {path}: no certificate in it"));
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| format!("WEBHOOK_EXTRA_CA_FILE {path}: {e}"))?;
+            }
+        }
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let mut tls = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Deliverer {
+            tls: TlsConnector::from(Arc::new(tls)),
+            policy: config.address_policy.clone(),
+            connect_timeout: CONNECT_TIMEOUT,
+            total_timeout: TOTAL_TIMEOUT,
+        })
+    }
+
+    /// `POST`s `body` to `url` with `headers` (plus Host, Content-Type, Content-Length, User-Agent).
+    pub async fn post(&self, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Attempt {
+        let started = Instant::now();
+        let mut attempt = Attempt::default();
+        let outcome = tokio::time::timeout(self.total_timeout, self.exchange(url, headers, body, &mut attempt)).await;
+        attempt.error = match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(reason)) => Some(reason),
+            Err(_) => Some(format!(
+                "no complete answer within {} s; the request was abandoned",
+                self.total_timeout.as_secs_f32()
+            )),
+        };
+        attempt.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        attempt
+    }
+
+    async fn exchange(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        attempt: &mut Attempt,
+    ) -> Result<(), String> {
+        // The stored URL passed these rules when it was saved; the rules (or the allow list) may
+        // have changed since, so they run again.
+        parse_webhook_url(url, &self.policy).map_err(|e| format!("blocked: {}", e.message))?;
+        let parsed = Url::parse(url).map_err(|e| format!("the URL cannot be parsed ({e})"))?;
+        let port = parsed.port_or_known_default().unwrap_or(443);
+        let (server_name, candidates) = match parsed.host() {
+            Some(Host::Domain(name)) => {
+                let name = name.strip_suffix('.').unwrap_or(name).to_owned();
+                let resolved: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), port))
+                    .await
+                    .map_err(|_| format!("the host name {name} could not be resolved (DNS lookup failed)"))?
+                    .collect();
+                let server_name =
+                    ServerName::try_from(name.clone()).map_err(|_| format!("{name} is not a valid TLS server name"))?;
+                (server_name, self.allowed(&name, resolved)?)
+            }
+            Some(Host::Ipv4(ip)) => (ServerName::from(IpAddr::V4(ip)), vec![SocketAddr::new(IpAddr::V4(ip), port)]),
+            Some(Host::Ipv6(ip)) => (ServerName::from(IpAddr::V6(ip)), vec![SocketAddr::new(IpAddr::V6(ip), port)]),
+            None => return Err("the URL has no host".into()),
+        };
+        let tcp = self.connect(&candidates).await?;
+        let tls = self.tls.connect(server_name, tcp).await.map_err(|e| format!("the TLS handshake failed: {e}"))?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| format!("the HTTP exchange failed: {e}"))?;
+        let driver = tokio::spawn(connection);
+        let result = self.request(&mut sender, &parsed, headers, body, attempt).await;
+        driver.abort();
+        result
+    }
+
+    /// The resolved addresses the rules allow; none is a blocked delivery.
+    fn allowed(&self, host: &str, resolved: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, String> {
+        if resolved.is_empty() {
+            return Err(format!("the host name {host} resolved to no address"));
+        }
+        let mut refused = None;
+        let allowed: Vec<SocketAddr> = resolved
+            .into_iter()
+            .filter(|a| match self.policy.refuse(a.ip()) {
+                Some(reason) => {
+                    refused = Some(reason);
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        match (allowed.is_empty(), refused) {
+            (true, Some(reason)) => {
+                Err(format!("blocked: {host} resolves to {reason}, which deliveries may not reach"))
+            }
+            _ => Ok(allowed),
+        }
+    }
+
+    async fn connect(&self, candidates: &[SocketAddr]) -> Result<TcpStream, String> {
+        let deadline = tokio::time::Instant::now() + self.connect_timeout;
+        let mut last_error = String::from("no address to connect to");
+        for address in candidates {
+            match tokio::time::timeout_at(deadline, TcpStream::connect(address)).await {
+                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    last_error = format!("the connection to {address} was refused");
+                }
+                Ok(Err(e)) => last_error = format!("could not connect to {address}: {e}"),
+                Err(_) => {
+                    return Err(format!("connecting timed out after {} s", self.connect_timeout.as_secs_f32()));
+                }
+            }
+        }
+        Err(last_error)
+    }
+
+    async fn request(
+        &self,
+        sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+        url: &Url,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        attempt: &mut Attempt,
+    ) -> Result<(), String> {
+        let target = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let host = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            (None, _) => String::new(),
+        };
+        let mut builder = hyper::Request::post(target)
+            .header("host", host)
+            .header("content-type", "application/json")
+            .header("user-agent", USER_AGENT);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
+            .body(Full::new(Bytes::copy_from_slice(body)))
+            .map_err(|e| format!("the request could not be built: {e}"))?;
+        let response = sender.send_request(request).await.map_err(|e| format!("the HTTP exchange failed: {e}"))?;
+        let status = response.status();
+        attempt.response_status = Some(status.as_u16());
+        let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let mut kept = Vec::new();
+        let mut body = response.into_body();
+        while kept.len() < MAX_RESPONSE_BODY_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        kept.extend_from_slice(&data[..data.len().min(MAX_RESPONSE_BODY_BYTES - kept.len())]);
+                    }
+                }
+                // A receiver that answers and then hangs up mid-body still answered.
+                Some(Err(_)) | None => break,
+            }
+        }
+        attempt.response_body = Some(String::from_utf8_lossy(&kept).into_owned());
+        if status.is_success() {
+            return Ok(());
+        }
+        let code = status.as_u16();
+        Err(match (status.is_redirection(), location) {
+            (true, Some(to)) => {
+                format!("the endpoint answered {code} (a redirect to {to}); redirects are not followed")
+            }
+            (true, None) => format!("the endpoint answered {code} (a redirect); redirects are not followed"),
+            _ => format!("the endpoint answered {code}; only 2xx counts as delivered"),
+        })
+    }
+}

@@ -1,0 +1,141 @@
+//! Delivery records: each is written twice in one transaction, under the endpoint's delivery list
+//! (`DELIVERY#{webhookId}#{deliveryId}`) and under its status (`DELIVERY_BY_STATUS#{webhookId}#{status}#{deliveryId}`),
+//! so that both the whole history and a `?status=` filter are one query, newest first (ids are
+//! UUIDv7). Both carry `expiresAt` (30 days); they outlive a deleted endpoint only until then.
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use uuid::Uuid;
+
+use super::endpoints::{build_error, webhook_sk};
+use super::{app_pk, get_n, get_s, key_of, n, s, sdk_error, Item, Page, Store};
+use crate::cursor::ListId;
+use crate::error::ApiError;
+use crate::model::{Delivery, DeliveryStatus};
+use crate::time::now_millis;
+
+pub const DELIVERY_TTL_SECONDS: u64 = 30 * 24 * 60 * 60;
+
+fn list_prefix(webhook_id: Uuid, status: Option<DeliveryStatus>) -> String {
+    match status {
+        None => format!("DELIVERY#{webhook_id}#"),
+        Some(status) => format!("DELIVERY_BY_STATUS#{webhook_id}#{}#", status.as_str()),
+    }
+}
+
+fn delivery_item(app_id: &str, sk: String, d: &Delivery, expires_at: u64) -> Item {
+    let mut item = key_of(app_pk(app_id), sk);
+    item.insert("id".into(), s(&d.id));
+    item.insert("webhookId".into(), s(&d.webhook_id));
+    item.insert("eventType".into(), s(&d.event_type));
+    item.insert("status".into(), s(d.status.as_str()));
+    if let Some(code) = d.response_status {
+        item.insert("responseStatus".into(), n(code));
+    }
+    if let Some(body) = &d.response_body {
+        item.insert("responseBody".into(), s(body));
+    }
+    if let Some(error) = &d.error {
+        item.insert("error".into(), s(error));
+    }
+    item.insert("durationMs".into(), n(d.duration_ms));
+    item.insert("attemptedAt".into(), s(&d.attempted_at));
+    item.insert("expiresAt".into(), n(expires_at));
+    item
+}
+
+fn delivery_from_item(item: &Item) -> Result<Delivery, ApiError> {
+    let status = match get_s(item, "status")?.as_str() {
+        "succeeded" => DeliveryStatus::Succeeded,
+        _ => DeliveryStatus::Failed,
+    };
+    let optional_s = |name: &str| item.get(name).and_then(|v| v.as_s().ok().cloned());
+    Ok(Delivery {
+        id: get_s(item, "id")?,
+        webhook_id: get_s(item, "webhookId")?,
+        event_type: get_s(item, "eventType")?,
+        status,
+        response_status: item.get("responseStatus").and_then(|v| v.as_n().ok()?.parse().ok()),
+        response_body: optional_s("responseBody"),
+        error: optional_s("error"),
+        duration_ms: get_n(item, "durationMs")?,
+        attempted_at: get_s(item, "attemptedAt")?,
+    })
+}
+
+impl Store {
+    pub async fn record_delivery(&self, app_id: &str, webhook_id: Uuid, delivery: &Delivery) -> Result<(), ApiError> {
+        let expires_at = now_millis() / 1000 + DELIVERY_TTL_SECONDS;
+        let id = &delivery.id;
+        let sks = [
+            format!("{}{id}", list_prefix(webhook_id, None)),
+            format!("{}{id}", list_prefix(webhook_id, Some(delivery.status))),
+        ];
+        let mut tx = self.client.transact_write_items();
+        for sk in sks {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(delivery_item(app_id, sk, delivery, expires_at)))
+                .build()
+                .map_err(build_error)?;
+            tx = tx.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        tx.send().await.map_err(|e| sdk_error("TransactWriteItems delivery", e))?;
+        Ok(())
+    }
+
+    /// One page of an endpoint's deliveries, newest first; 404 when the endpoint does not exist.
+    pub async fn list_deliveries(
+        &self,
+        app_id: &str,
+        webhook_id: Uuid,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Delivery>, ApiError> {
+        let list = ListId::Deliveries { app_id, webhook_id, status: status.map(DeliveryStatus::as_str) };
+        let key = self.cursor_key().await?;
+        let start = cursor.map(|c| key.decode(list, c)).transpose()?;
+        let prefix = list_prefix(webhook_id, status);
+        let pk = app_pk(app_id);
+        let exists = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(pk.clone(), webhook_sk(webhook_id))))
+            .projection_expression("pk")
+            .send();
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            // TTL deletes within days, not at once: an expired record is never shown.
+            .filter_expression("expiresAt > :now")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s(&prefix))
+            .expression_attribute_values(":now", AttributeValue::N((now_millis() / 1000).to_string()))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .set_exclusive_start_key(start.map(|id| key_of(pk.clone(), format!("{prefix}{id}"))))
+            .send();
+        // Both in flight at once: one round trip of latency.
+        let (exists, page) = tokio::join!(exists, page);
+        if exists.map_err(|e| sdk_error("GetItem endpoint", e))?.item.is_none() {
+            return Err(ApiError::not_found());
+        }
+        let out = page.map_err(|e| sdk_error("Query deliveries", e))?;
+        let items = out.items().iter().map(delivery_from_item).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = match out.last_evaluated_key() {
+            Some(last) => {
+                let sk = get_s(last, "sk")?;
+                let id = sk
+                    .strip_prefix(&prefix)
+                    .and_then(|id| Uuid::parse_str(id).ok())
+                    .ok_or_else(|| ApiError::internal().with_detail("delivery key without an id"))?;
+                Some(key.encode(list, id))
+            }
+            None => None,
+        };
+        Ok(Page { items, next_cursor })
+    }
+}

@@ -1,0 +1,155 @@
+//! Signing secrets on the endpoint item: `secret` (the current one) and `retiredSecrets`, a list of
+//! `{secret, expiresAt}` (Unix milliseconds) still signing during their grace period.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use uuid::Uuid;
+
+use super::endpoints::webhook_sk;
+use super::{app_pk, get_s, is_conditional_failure, key_of, n, s, sdk_error, Item, Store};
+use crate::error::ApiError;
+use crate::model::{Rotation, MAX_RETIRED_SECRETS};
+use crate::secrets::new_signing_secret;
+use crate::time::now_millis;
+
+/// Two rotations racing: the loser re-reads and applies its rotation on top, this many times.
+const MAX_ATTEMPTS: usize = 4;
+
+/// What a delivery needs of an endpoint.
+#[derive(Debug, Clone)]
+pub struct DeliveryTarget {
+    pub url: String,
+    /// Every secret that signs now: the current one first, then unexpired retired ones.
+    pub secrets: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Retired {
+    secret: String,
+    expires_at_ms: u64,
+}
+
+fn retired_from_item(item: &Item) -> Vec<Retired> {
+    let Some(AttributeValue::L(list)) = item.get("retiredSecrets") else { return Vec::new() };
+    list.iter()
+        .filter_map(|v| v.as_m().ok())
+        .filter_map(|m| {
+            let secret = m.get("secret")?.as_s().ok()?.clone();
+            let expires_at_ms = m.get("expiresAt")?.as_n().ok()?.parse().ok()?;
+            Some(Retired { secret, expires_at_ms })
+        })
+        .collect()
+}
+
+fn retired_value(retired: &[Retired]) -> AttributeValue {
+    AttributeValue::L(
+        retired
+            .iter()
+            .map(|r| {
+                AttributeValue::M([("secret".into(), s(&r.secret)), ("expiresAt".into(), n(r.expires_at_ms))].into())
+            })
+            .collect(),
+    )
+}
+
+/// The retired list after retiring `current` for `grace` seconds at `now`: expired entries
+/// dropped; `Err` when more than the limit would be unexpired.
+fn retire(current: &str, mut retired: Vec<Retired>, rotation: Rotation, now_ms: u64) -> Result<Vec<Retired>, ApiError> {
+    retired.retain(|r| r.expires_at_ms > now_ms);
+    if rotation.grace_period_seconds > 0 {
+        retired
+            .push(Retired { secret: current.to_owned(), expires_at_ms: now_ms + rotation.grace_period_seconds * 1000 });
+    }
+    if retired.len() > MAX_RETIRED_SECRETS {
+        return Err(ApiError::quota_exceeded(format!(
+            "This endpoint already has {MAX_RETIRED_SECRETS} retired secrets still in their grace period; \
+             rotate without a grace period or wait for one to expire."
+        )));
+    }
+    Ok(retired)
+}
+
+impl Store {
+    async fn secrets_item(&self, app_id: &str, id: Uuid) -> Result<Item, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(app_pk(app_id), webhook_sk(id))))
+            .consistent_read(true)
+            .projection_expression("#url, secret, retiredSecrets")
+            .expression_attribute_names("#url", "url")
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem endpoint secrets", e))?;
+        out.item.ok_or_else(ApiError::not_found)
+    }
+
+    /// The endpoint's URL and every secret that signs now.
+    pub async fn delivery_target(&self, app_id: &str, id: Uuid) -> Result<DeliveryTarget, ApiError> {
+        let item = self.secrets_item(app_id, id).await?;
+        let now = now_millis();
+        let mut secrets = vec![get_s(&item, "secret")?];
+        secrets.extend(retired_from_item(&item).into_iter().filter(|r| r.expires_at_ms > now).map(|r| r.secret));
+        Ok(DeliveryTarget { url: get_s(&item, "url")?, secrets })
+    }
+
+    /// Replaces the current secret; one conditional write on the secret read, so two racing
+    /// rotations both land (one after the other) and neither loses a secret.
+    pub async fn rotate_secret(&self, app_id: &str, id: Uuid, rotation: Rotation) -> Result<String, ApiError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let item = self.secrets_item(app_id, id).await?;
+            let current = get_s(&item, "secret")?;
+            let retired = retire(&current, retired_from_item(&item), rotation, now_millis())?;
+            let fresh = new_signing_secret()?;
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key_of(app_pk(app_id), webhook_sk(id))))
+                .update_expression("SET secret = :fresh, retiredSecrets = :retired")
+                .condition_expression("secret = :current")
+                .expression_attribute_values(":fresh", s(&fresh))
+                .expression_attribute_values(":retired", retired_value(&retired))
+                .expression_attribute_values(":current", s(&current))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(fresh),
+                // Rotated (or deleted) since the read: read again.
+                Err(e) if is_conditional_failure(&e) => continue,
+                Err(e) => return Err(sdk_error("UpdateItem rotate secret", e)),
+            }
+        }
+        Err(ApiError::service_unavailable().with_detail("rotate secret: too many concurrent rotations"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retired(secret: &str, expires_at_ms: u64) -> Retired {
+        Retired { secret: secret.into(), expires_at_ms }
+    }
+
+    #[test]
+    fn without_grace_the_current_secret_stops_at_once_and_older_ones_keep_their_expiry() {
+        let now = 1_000_000;
+        let list = retire("cur", vec![retired("a", now + 5), retired("b", now)], Rotation::default(), now).unwrap();
+        assert_eq!(list, vec![retired("a", now + 5)], "expired `b` dropped, `cur` not kept");
+        let with_grace = retire("cur", list, Rotation { grace_period_seconds: 60 }, now).unwrap();
+        assert_eq!(with_grace, vec![retired("a", now + 5), retired("cur", now + 60_000)]);
+    }
+
+    #[test]
+    fn at_most_ten_unexpired_retired_secrets_counting_the_one_being_retired() {
+        let now = 1_000_000;
+        let nine: Vec<Retired> = (0..9).map(|i| retired(&format!("s{i}"), now + 1000)).collect();
+        let grace = Rotation { grace_period_seconds: 1 };
+        let ten = retire("cur", nine.clone(), grace, now).unwrap();
+        assert_eq!(ten.len(), 10);
+        assert_eq!(retire("next", ten.clone(), grace, now).unwrap_err().code, "quota_exceeded");
+        assert_eq!(retire("next", ten.clone(), Rotation::default(), now).unwrap().len(), 10, "no grace: allowed");
+        assert_eq!(retire("next", ten, grace, now + 1000).unwrap().len(), 1, "after expiry: only the new one");
+    }
+}
