@@ -4,7 +4,7 @@
 use base64::Engine;
 use serde_json::{json, Map, Value};
 use shared::lambda_http::{Body, Request, Response};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -20,7 +20,7 @@ pub struct RawRequest {
 }
 
 /// Reads one request; `Err` carries the status to answer with.
-pub async fn read_request(stream: &mut TcpStream) -> Result<RawRequest, u16> {
+pub async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Result<RawRequest, u16> {
     let mut buf = Vec::with_capacity(4096);
     let head_end = loop {
         if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {

@@ -7,12 +7,15 @@ use shared::lambda_http::{Body, Request, Response};
 use shared::{App, Route};
 
 /// The functions behind the HTTP API, by the name their directory under `functions/` has.
-pub const FUNCTIONS: [(&str, Route); 5] = [
+pub const FUNCTIONS: [(&str, Route); 8] = [
     ("create", create_webhook::ROUTE),
     ("list", list_webhooks::ROUTE),
     ("get", get_webhook::ROUTE),
     ("update", update_webhook::ROUTE),
     ("delete", delete_webhook::ROUTE),
+    ("rotate", rotate_secret::ROUTE),
+    ("test-ping", test_ping::ROUTE),
+    ("deliveries", list_deliveries::ROUTE),
 ];
 
 /// The function API Gateway invokes for `method path`: the route whose path and method match,
@@ -32,6 +35,9 @@ pub async fn invoke(container: &App, req: Request) -> Response<Body> {
         "get" => get_webhook::handle(container, req).await,
         "update" => update_webhook::handle(container, req).await,
         "delete" => delete_webhook::handle(container, req).await,
+        "rotate" => rotate_secret::handle(container, req).await,
+        "test-ping" => test_ping::handle(container, req).await,
+        "deliveries" => list_deliveries::handle(container, req).await,
         _ => fallback::handle(container, req).await,
     }
 }
@@ -49,6 +55,10 @@ mod tests {
         assert_eq!(function_for("PUT", &format!("/apps/acme/webhooks/{id}")), "update");
         assert_eq!(function_for("PATCH", &format!("/apps/acme/webhooks/{id}")), "update");
         assert_eq!(function_for("DELETE", &format!("/apps/acme/webhooks/{id}")), "delete");
+        assert_eq!(function_for("POST", &format!("/apps/acme/webhooks/{id}/rotate-secret")), "rotate");
+        assert_eq!(function_for("POST", &format!("/apps/acme/webhooks/{id}/test-ping")), "test-ping");
+        assert_eq!(function_for("GET", &format!("/apps/acme/webhooks/{id}/deliveries")), "deliveries");
+        assert_eq!(function_for("GET", &format!("/apps/acme/webhooks/{id}/test-ping")), "fallback");
         assert_eq!(function_for("DELETE", "/apps/acme/webhooks"), "fallback");
         assert_eq!(function_for("GET", "/apps/acme"), "fallback");
         assert_eq!(function_for("GET", "/prod/apps/acme/webhooks"), "list", "a named stage prefix");
