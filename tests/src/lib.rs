@@ -3,6 +3,7 @@
 //! the function API Gateway would invoke for it.
 
 pub mod outage;
+pub mod receiver;
 pub mod round_trips;
 
 use std::collections::HashMap;

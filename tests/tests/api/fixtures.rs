@@ -1,7 +1,7 @@
 //! Each route's handler on its own `events/` file: the event `sam local invoke -e` sends.
 
 use integration_tests::serde_json::json;
-use integration_tests::{send, Req, World, FIXTURE_WEBHOOK_ID};
+use integration_tests::{send, Req, World, FIXTURE_APP, FIXTURE_KEY, FIXTURE_WEBHOOK_ID};
 
 /// The fixture with its placeholder webhook id replaced by a real one.
 fn fixture_for(name: &str, id: &str) -> Req {
@@ -25,6 +25,19 @@ async fn every_route_answers_its_fixture_event() {
     assert_eq!(listed.data()[0]["id"], json!(id));
 
     send(&app, &fixture_for("get", &id)).await.assert_status(200);
+    let rotated = send(&app, &fixture_for("rotate", &id)).await;
+    rotated.assert_status(200);
+    assert!(rotated.data()["secret"].as_str().unwrap().starts_with("whsec_"));
+    // Point it somewhere that never answers (the tests must not depend on the internet): the ping
+    // is recorded as failed, the call is still 200.
+    let unreachable = json!({"url": "https://no-such-host.invalid/webhooks"});
+    let path = format!("/apps/{FIXTURE_APP}/webhooks/{id}");
+    send(&app, &Req::new("PATCH", &path).key(FIXTURE_KEY).json(unreachable)).await.assert_status(200);
+    let pinged = send(&app, &fixture_for("test-ping", &id)).await;
+    pinged.assert_status(200);
+    assert_eq!(pinged.data()["status"], json!("failed"));
+    let failed = send(&app, &fixture_for("deliveries", &id)).await;
+    assert_eq!(failed.data()[0]["id"], pinged.data()["id"], "listed under ?status=failed");
     let updated = send(&app, &fixture_for("update", &id)).await;
     updated.assert_status(200);
     assert_eq!(updated.data()["active"], json!(false));
@@ -34,7 +47,7 @@ async fn every_route_answers_its_fixture_event() {
     let fallback = send(&app, &Req::fixture("fallback")).await;
     fallback.assert_error(405, "method_not_allowed");
     // Every fixture is routed to the function it is named after.
-    for name in ["create", "list", "get", "update", "delete", "fallback"] {
+    for name in ["create", "list", "get", "update", "delete", "rotate", "test-ping", "deliveries", "fallback"] {
         let req = Req::fixture(name);
         assert_eq!(local_api::function_for(&req.rest_method(), &req.raw_path()), name);
         assert_eq!(req.event["requestContext"]["requestId"], json!(format!("fixture-{name}")));

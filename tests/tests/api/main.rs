@@ -1,6 +1,7 @@
 //! The functions end to end on DynamoDB Local. One test binary (modules below) keeps link time down.
 
 mod auth;
+mod deliveries;
 mod endpoints;
 mod fixtures;
 mod idempotency;

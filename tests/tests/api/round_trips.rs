@@ -37,7 +37,7 @@ async fn each_warm_request_costs_the_fewest_round_trips_its_rules_allow() {
     let create = |url: &str| Req::new("POST", "/apps/acme/webhooks").json(json!({"url": url, "events": ["*"]}));
 
     // Cold: the key is read once, then cached for the container.
-    let (first, cold) = c.calls(create("https://hooks.example.com/0")).await;
+    let (first, cold) = c.calls(create("https://no-such-host.invalid/0")).await;
     first.assert_status(201);
     assert_eq!(cold, ops(&["GetItem", "TransactWriteItems"]), "cold create: key lookup + the write");
     let id = first.data()["id"].as_str().unwrap().to_owned();
@@ -72,6 +72,14 @@ async fn each_warm_request_costs_the_fewest_round_trips_its_rules_allow() {
             Req::new("PUT", &item).json(json!({"url": "https://hooks.example.com/moved"})),
             ops(&["GetItem", "TransactWriteItems"]),
         ),
+        ("rotate-secret", Req::new("POST", &format!("{item}/rotate-secret")), ops(&["GetItem", "UpdateItem"])),
+        (
+            "test-ping (the send fails fast: no such host)",
+            Req::new("POST", &format!("{item}/test-ping")),
+            ops(&["GetItem", "TransactWriteItems"]),
+        ),
+        ("deliveries", Req::new("GET", &format!("{item}/deliveries")), ops(&["GetItem", "Query"])),
+        ("deliveries ?status=", Req::new("GET", &format!("{item}/deliveries?status=failed")), ops(&["GetItem", "Query"])),
         ("delete", Req::new("DELETE", &item), ops(&["GetItem", "TransactWriteItems"])),
         ("fallback (405)", Req::new("DELETE", "/apps/acme/webhooks"), ops(&[])),
         ("invalid body (400)", Req::new("POST", "/apps/acme/webhooks").json(json!({})), ops(&[])),
