@@ -244,3 +244,50 @@ impl Deliverer {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deliverer(allow: &str) -> Deliverer {
+        let vars = [("TABLE_NAME", "t"), ("WEBHOOK_ALLOW_PRIVATE_CIDRS", allow)];
+        let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap();
+        Deliverer::new(&config).unwrap()
+    }
+
+    fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|a| SocketAddr::new(a.parse().unwrap(), 443)).collect()
+    }
+
+    #[test]
+    fn connects_only_to_resolved_addresses_the_rules_allow() {
+        let d = deliverer("");
+        let mixed = d.allowed("h.example", addrs(&["10.0.0.1", "93.184.215.14", "::ffff:127.0.0.1"])).unwrap();
+        assert_eq!(mixed, addrs(&["93.184.215.14"]), "private and embedded-loopback answers dropped");
+        for rebound in [&["127.0.0.1"][..], &["169.254.169.254"], &["::ffff:10.1.2.3", "fd00:ec2::254"], &["0.0.0.0"]] {
+            let err = d.allowed("h.example", addrs(rebound)).unwrap_err();
+            assert!(err.starts_with("blocked: h.example resolves to"), "{err}");
+        }
+        assert!(d.allowed("h.example", Vec::new()).unwrap_err().contains("no address"));
+        let dev = deliverer("127.0.0.0/8");
+        assert_eq!(dev.allowed("h.example", addrs(&["127.0.0.1"])).unwrap(), addrs(&["127.0.0.1"]));
+        assert!(dev.allowed("h.example", addrs(&["10.0.0.1"])).is_err(), "only the listed range is exempt");
+    }
+
+    #[tokio::test]
+    async fn blocked_urls_fail_before_any_connection() {
+        let d = deliverer("");
+        for url in ["https://127.0.0.1/", "https://[::ffff:169.254.169.254]/", "https://localhost/", "http://example.com/"] {
+            let attempt = d.post(url, &[], b"{}").await;
+            assert_eq!(attempt.response_status, None, "{url}");
+            assert!(attempt.error.as_deref().is_some_and(|e| e.starts_with("blocked:")), "{url}: {attempt:?}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_extra_ca_file_is_a_configuration_error() {
+        let vars = [("TABLE_NAME", "t"), ("WEBHOOK_EXTRA_CA_FILE", "/nonexistent/ca.pem")];
+        let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap();
+        assert!(Deliverer::new(&config).err().unwrap().contains("WEBHOOK_EXTRA_CA_FILE"));
+    }
+}
