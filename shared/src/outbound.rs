@@ -277,7 +277,9 @@ mod tests {
     #[tokio::test]
     async fn blocked_urls_fail_before_any_connection() {
         let d = deliverer("");
-        for url in ["https://127.0.0.1/", "https://[::ffff:169.254.169.254]/", "https://localhost/", "http://example.com/"] {
+        for url in
+            ["https://127.0.0.1/", "https://[::ffff:169.254.169.254]/", "https://localhost/", "http://example.com/"]
+        {
             let attempt = d.post(url, &[], b"{}").await;
             assert_eq!(attempt.response_status, None, "{url}");
             assert!(attempt.error.as_deref().is_some_and(|e| e.starts_with("blocked:")), "{url}: {attempt:?}");

@@ -69,24 +69,9 @@ fn retire(current: &str, mut retired: Vec<Retired>, rotation: Rotation, now_ms: 
 }
 
 impl Store {
-    async fn secrets_item(&self, app_id: &str, id: Uuid) -> Result<Item, ApiError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(app_pk(app_id), webhook_sk(id))))
-            .consistent_read(true)
-            .projection_expression("#url, secret, retiredSecrets")
-            .expression_attribute_names("#url", "url")
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem endpoint secrets", e))?;
-        out.item.ok_or_else(ApiError::not_found)
-    }
-
     /// The endpoint's URL and every secret that signs now.
     pub async fn delivery_target(&self, app_id: &str, id: Uuid) -> Result<DeliveryTarget, ApiError> {
-        let item = self.secrets_item(app_id, id).await?;
+        let item = self.endpoint_item(app_id, id).await?;
         let now = now_millis();
         let mut secrets = vec![get_s(&item, "secret")?];
         secrets.extend(retired_from_item(&item).into_iter().filter(|r| r.expires_at_ms > now).map(|r| r.secret));
@@ -97,7 +82,7 @@ impl Store {
     /// rotations both land (one after the other) and neither loses a secret.
     pub async fn rotate_secret(&self, app_id: &str, id: Uuid, rotation: Rotation) -> Result<String, ApiError> {
         for _ in 0..MAX_ATTEMPTS {
-            let item = self.secrets_item(app_id, id).await?;
+            let item = self.endpoint_item(app_id, id).await?;
             let current = get_s(&item, "secret")?;
             let retired = retire(&current, retired_from_item(&item), rotation, now_millis())?;
             let fresh = new_signing_secret()?;
