@@ -79,7 +79,11 @@ async fn each_warm_request_costs_the_fewest_round_trips_its_rules_allow() {
             ops(&["GetItem", "TransactWriteItems"]),
         ),
         ("deliveries", Req::new("GET", &format!("{item}/deliveries")), ops(&["GetItem", "Query"])),
-        ("deliveries ?status=", Req::new("GET", &format!("{item}/deliveries?status=failed")), ops(&["GetItem", "Query"])),
+        (
+            "deliveries ?status=",
+            Req::new("GET", &format!("{item}/deliveries?status=failed")),
+            ops(&["GetItem", "Query"]),
+        ),
         ("delete", Req::new("DELETE", &item), ops(&["GetItem", "TransactWriteItems"])),
         ("fallback (405)", Req::new("DELETE", "/apps/acme/webhooks"), ops(&[])),
         ("invalid body (400)", Req::new("POST", "/apps/acme/webhooks").json(json!({})), ops(&[])),
