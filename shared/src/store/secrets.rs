@@ -8,11 +8,12 @@ use super::endpoints::webhook_sk;
 use super::{app_pk, get_s, is_conditional_failure, key_of, n, s, sdk_error, Item, Store};
 use crate::error::ApiError;
 use crate::model::{Rotation, MAX_RETIRED_SECRETS};
-use crate::secrets::new_signing_secret;
+use crate::secrets::{new_signing_secret, random_bytes};
 use crate::time::now_millis;
 
-/// Two rotations racing: the loser re-reads and applies its rotation on top, this many times.
-const MAX_ATTEMPTS: usize = 4;
+/// Rotations racing: a loser re-reads and applies its rotation on top, up to this many times, after
+/// a short random pause so that racers spread out.
+const MAX_ATTEMPTS: usize = 8;
 
 /// What a delivery needs of an endpoint.
 #[derive(Debug, Clone)]
@@ -101,7 +102,10 @@ impl Store {
             match result {
                 Ok(_) => return Ok(fresh),
                 // Rotated (or deleted) since the read: read again.
-                Err(e) if is_conditional_failure(&e) => continue,
+                Err(e) if is_conditional_failure(&e) => {
+                    let pause = 5 + u64::from(random_bytes::<1>()?[0]) % 40;
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
                 Err(e) => return Err(sdk_error("UpdateItem rotate secret", e)),
             }
         }
