@@ -5,6 +5,7 @@
 pub mod outage;
 pub mod receiver;
 pub mod round_trips;
+pub mod template;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
-//! Records every DynamoDB call (each attempt, by operation name) a container makes, so that tests
-//! can state how many round trips a request costs.
+//! Records every DynamoDB call (each attempt) a container makes, so that tests can state how many
+//! round trips a request costs and which IAM actions a function needs.
 
 use std::sync::{Arc, Mutex};
 
@@ -7,18 +7,47 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 
 #[derive(Debug, Clone, Default)]
-pub struct CallLog(Arc<Mutex<Vec<String>>>);
+struct Calls {
+    operations: Vec<String>,
+    /// IAM actions: the operation's own, or for `TransactWriteItems` those of its items.
+    actions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CallLog(Arc<Mutex<Calls>>);
 
 impl CallLog {
     /// The operations since the last `take`, in order (`GetItem`, `TransactWriteItems`, ...).
     pub fn take(&self) -> Vec<String> {
-        self.0.lock().map(|mut calls| std::mem::take(&mut *calls)).unwrap_or_default()
+        self.0.lock().map(|mut calls| std::mem::take(&mut calls.operations)).unwrap_or_default()
+    }
+
+    /// Every IAM action the logged calls needed so far (`dynamodb:GetItem`, ...), sorted, unique.
+    pub fn iam_actions(&self) -> Vec<String> {
+        let mut actions = self.0.lock().map(|calls| calls.actions.clone()).unwrap_or_default();
+        actions.sort();
+        actions.dedup();
+        actions
     }
 
     /// A client like `base` that logs here.
     pub fn client(&self, base: &aws_sdk_dynamodb::Client) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::from_conf(base.config().to_builder().interceptor(self.clone()).build())
     }
+}
+
+/// `TransactWriteItems` needs the permission of each kind of item it carries.
+fn transaction_item_actions(body: &[u8]) -> Vec<String> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else { return Vec::new() };
+    let items = value["TransactItems"].as_array().cloned().unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|item| item.as_object()?.keys().next().cloned())
+        .map(|kind| match kind.as_str() {
+            "ConditionCheck" => "dynamodb:ConditionCheckItem".to_owned(),
+            other => format!("dynamodb:{other}Item"),
+        })
+        .collect()
 }
 
 impl Intercept for CallLog {
@@ -32,11 +61,18 @@ impl Intercept for CallLog {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let request = context.request();
         // DynamoDB's JSON protocol names the operation in `X-Amz-Target: DynamoDB_20120810.GetItem`.
-        let target = context.request().headers().get("x-amz-target").unwrap_or_default();
+        let target = request.headers().get("x-amz-target").unwrap_or_default();
         let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+        // IAM authorises a transaction by the actions of its items, not by an action of its own.
+        let actions = match operation.as_str() {
+            "TransactWriteItems" => transaction_item_actions(request.body().bytes().unwrap_or_default()),
+            _ => vec![format!("dynamodb:{operation}")],
+        };
         if let Ok(mut calls) = self.0.lock() {
-            calls.push(operation);
+            calls.operations.push(operation);
+            calls.actions.extend(actions);
         }
         Ok(())
     }

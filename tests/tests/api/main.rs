@@ -9,3 +9,4 @@ mod limits;
 mod pagination;
 mod round_trips;
 mod routing;
+mod template;

@@ -1,0 +1,133 @@
+//! template.yaml against the code: every route deployed to the binary that serves it, and every
+//! function allowed exactly the DynamoDB actions its code was seen to call.
+
+use std::collections::BTreeSet;
+
+use integration_tests::round_trips::CallLog;
+use integration_tests::serde_json::json;
+use integration_tests::template::{load_yaml, package_name, template_functions};
+use integration_tests::{send, Client, Req, World};
+use shared::pipeline::KNOWN_PATHS;
+use shared::App;
+
+#[test]
+fn every_route_is_deployed_to_the_binary_that_serves_it() {
+    let template = load_yaml("template.yaml");
+    let functions = template_functions(&template);
+    // The routes of the contract (shared's KNOWN_PATHS), each served by the function whose ROUTE says so.
+    let mut expected = BTreeSet::new();
+    for (shape, methods) in KNOWN_PATHS {
+        for method in methods {
+            let dir = local_api::function_for(
+                method,
+                &shape.template_path().replace("{appId}", "a").replace("{webhookId}", "w"),
+            );
+            assert_ne!(dir, "fallback", "{method} {} has no function", shape.template_path());
+            expected.insert((dir.to_owned(), method.to_string(), shape.template_path()));
+        }
+    }
+    expected.insert(("fallback".into(), "ANY".into(), "$default".into()));
+    let mut deployed = BTreeSet::new();
+    for f in &functions {
+        for (method, path) in &f.routes {
+            let dir = std::fs::read_dir(integration_tests::repo_root().join("functions"))
+                .unwrap()
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .find(|dir| package_name(dir) == f.binary)
+                .unwrap_or_else(|| panic!("{}: binary {} is no crate under functions/", f.logical_id, f.binary));
+            assert!(integration_tests::repo_root().join("functions").join(&dir).join("src/main.rs").exists());
+            deployed.insert((dir, method.clone(), path.clone()));
+        }
+    }
+    assert_eq!(deployed, expected);
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"));
+    assert_eq!(globals["MemorySize"].as_u64(), Some(128));
+    let ping = functions.iter().find(|f| f.binary == "test-ping").unwrap();
+    assert!(ping.properties["Timeout"].as_u64().unwrap() > 10, "test-ping's timeout covers its 10 s send bound");
+}
+
+#[test]
+fn the_table_is_the_one_the_key_tool_creates_locally() {
+    let template = load_yaml("template.yaml");
+    let table = &template["Resources"]["Table"]["Properties"];
+    let keys: Vec<(&str, &str)> = table["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| (k["AttributeName"].as_str().unwrap(), k["KeyType"].as_str().unwrap()))
+        .collect();
+    assert_eq!(keys, vec![("pk", "HASH"), ("sk", "RANGE")]);
+    assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some("expiresAt"));
+    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
+    assert_eq!(template["Resources"]["Table"]["DeletionPolicy"].as_str(), Some("Retain"));
+}
+
+/// Runs `requests` through a logged container of a fresh world (after `setup` with an unlogged
+/// one) and returns the IAM actions they needed.
+async fn actions_of(function: &str) -> BTreeSet<String> {
+    let world = World::new().await;
+    let setup = Client::new(&world, "acme").await;
+    let id = setup.create_ok("https://no-such-host.invalid/a").await;
+    let item = setup.item(&id);
+    let log = CallLog::default();
+    let app = App::new(world.config(), log.client(&world.client));
+    let requests: Vec<Req> = match function {
+        "create" => vec![
+            Req::new("POST", &setup.collection())
+                .json(json!({"url": "https://no-such-host.invalid/b", "events": ["*"]})),
+            Req::new("POST", &setup.collection())
+                .header("idempotency-key", "k")
+                .json(json!({"url": "https://no-such-host.invalid/c", "events": ["*"]})),
+        ],
+        "list" => vec![Req::new("GET", &setup.collection())],
+        "get" => vec![Req::new("GET", &item)],
+        "update" => vec![
+            Req::new("PATCH", &item).json(json!({"active": false})),
+            Req::new("PUT", &item).json(json!({"url": "https://no-such-host.invalid/d"})),
+        ],
+        "delete" => vec![Req::new("DELETE", &item)],
+        "rotate" => vec![Req::new("POST", &format!("{item}/rotate-secret")).header("idempotency-key", "k")],
+        "test-ping" => vec![Req::new("POST", &format!("{item}/test-ping")).header("idempotency-key", "k")],
+        "deliveries" => vec![Req::new("GET", &format!("{item}/deliveries"))],
+        "fallback" => vec![Req::new("DELETE", &setup.collection())],
+        other => panic!("no scenario for {other}"),
+    };
+    for req in requests {
+        let answer = send(&app, &req.clone().key(&setup.key)).await;
+        assert!(answer.status < 500, "{function}: {}", answer.raw);
+        assert_eq!(local_api::function_for(&req.rest_method(), &req.raw_path()), function);
+    }
+    log.iam_actions().into_iter().collect()
+}
+
+#[tokio::test]
+async fn every_function_may_call_exactly_what_its_code_calls_and_nothing_that_scans() {
+    let template = load_yaml("template.yaml");
+    let functions = template_functions(&template);
+    let dirs = ["create", "list", "get", "update", "delete", "rotate", "test-ping", "deliveries", "fallback"];
+    for dir in dirs {
+        let binary = package_name(dir);
+        let f = functions.iter().find(|f| f.binary == binary).unwrap_or_else(|| panic!("{binary} not in the template"));
+        let used = actions_of(dir).await;
+        let missing: Vec<&String> = used.difference(&f.actions).collect();
+        assert!(missing.is_empty(), "{}: its code calls {missing:?}, which its policy does not allow", f.logical_id);
+        // Least privilege: nothing beyond what was seen, except the idempotency release (DeleteItem)
+        // that POST routes make only after a 5xx.
+        let mut needed = used.clone();
+        if f.routes.iter().any(|(method, _)| method == "POST") {
+            needed.insert("dynamodb:DeleteItem".into());
+        }
+        assert_eq!(f.actions, needed, "{}: allowed more than its code calls", f.logical_id);
+        assert!(!f.actions.iter().any(|a| a.contains("Scan") || a.contains('*')), "{}: {:?}", f.logical_id, f.actions);
+        for policy in f.properties["Policies"].as_sequence().unwrap() {
+            for statement in policy["Statement"].as_sequence().unwrap() {
+                let resource = serde_yaml::to_string(&statement["Resource"]).unwrap();
+                assert_eq!(resource.trim(), "!GetAtt Table.Arn", "{}: the table only", f.logical_id);
+            }
+        }
+        eprintln!("{:<24} uses {:?}\n{:<24} allowed {:?}", f.logical_id, used, "", f.actions);
+    }
+}
