@@ -131,3 +131,30 @@ async fn every_function_may_call_exactly_what_its_code_calls_and_nothing_that_sc
         eprintln!("{:<24} uses {:?}\n{:<24} allowed {:?}", f.logical_id, used, "", f.actions);
     }
 }
+
+#[test]
+fn openapi_describes_the_same_routes_as_the_template() {
+    let template = load_yaml("template.yaml");
+    let deployed: BTreeSet<(String, String)> = template_functions(&template)
+        .into_iter()
+        .flat_map(|f| f.routes)
+        .filter(|(_, path)| path != "$default")
+        .collect();
+    let openapi = load_yaml("openapi.yaml");
+    assert!(openapi["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")));
+    let mut described = BTreeSet::new();
+    for (path, item) in openapi["paths"].as_mapping().expect("paths") {
+        for (method, operation) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if method == "parameters" {
+                continue;
+            }
+            described.insert((method.to_uppercase(), path.as_str().unwrap().to_owned()));
+            let responses = operation["responses"].as_mapping().expect("responses");
+            for status in ["401", "403", "404", "500", "503"] {
+                assert!(responses.contains_key(status), "{method} {path:?} does not document {status}");
+            }
+        }
+    }
+    assert_eq!(described, deployed);
+}

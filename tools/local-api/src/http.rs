@@ -19,51 +19,71 @@ pub struct RawRequest {
     pub body: Vec<u8>,
 }
 
-/// Reads one request; `Err` carries the status to answer with.
-pub async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Result<RawRequest, u16> {
+/// Why a request was not read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rejected {
+    /// Malformed HTTP: answered with this bare status, as API Gateway answers such requests itself.
+    Status(u16),
+    /// A header value with control characters, which no HTTP header may carry.
+    Header(String),
+}
+
+impl From<u16> for Rejected {
+    fn from(status: u16) -> Self {
+        Rejected::Status(status)
+    }
+}
+
+/// Reads one request.
+pub async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Result<RawRequest, Rejected> {
     let mut buf = Vec::with_capacity(4096);
     let head_end = loop {
         if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break pos;
         }
         if buf.len() > MAX_HEAD_BYTES {
-            return Err(431);
+            return Err(Rejected::Status(431));
         }
         let mut chunk = [0u8; 4096];
-        let n = stream.read(&mut chunk).await.map_err(|_| 400u16)?;
+        let n = stream.read(&mut chunk).await.map_err(|_| Rejected::Status(400))?;
         if n == 0 {
-            return Err(400);
+            return Err(Rejected::Status(400));
         }
         buf.extend_from_slice(&chunk[..n]);
     };
-    let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| 400u16)?;
+    // Header values are bytes; a non-UTF-8 one reaches the handler with replacement characters,
+    // which its own rules then refuse, as they would the bytes API Gateway passes through.
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
     let mut lines = head.split("\r\n");
     let mut request_line = lines.next().unwrap_or_default().split(' ');
     let (method, target) = match (request_line.next(), request_line.next()) {
         (Some(m), Some(t)) if !m.is_empty() && t.starts_with('/') => (m.to_owned(), t.to_owned()),
-        _ => return Err(400),
+        _ => return Err(Rejected::Status(400)),
     };
     let mut headers = Vec::new();
     for line in lines {
-        let (name, value) = line.split_once(':').ok_or(400u16)?;
+        let (name, value) = line.split_once(':').ok_or(Rejected::Status(400))?;
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
     }
+    if let Some((name, _)) = headers.iter().find(|(_, v)| v.chars().any(|c| c.is_ascii_control() && c != '\t')) {
+        return Err(Rejected::Header(name.clone()));
+    }
     if headers.iter().any(|(n, _)| n == "transfer-encoding") {
-        return Err(411);
+        return Err(Rejected::Status(411));
     }
     let length = match headers.iter().find(|(n, _)| n == "content-length") {
-        Some((_, v)) => v.parse::<usize>().map_err(|_| 400u16)?,
+        Some((_, v)) => v.parse::<usize>().map_err(|_| Rejected::Status(400))?,
         None => 0,
     };
     if length > MAX_BODY_BYTES {
-        return Err(413);
+        return Err(Rejected::Status(413));
     }
     let mut body = buf[head_end + 4..].to_vec();
     while body.len() < length {
         let mut chunk = vec![0u8; (length - body.len()).min(64 * 1024)];
-        let n = stream.read(&mut chunk).await.map_err(|_| 400u16)?;
+        let n = stream.read(&mut chunk).await.map_err(|_| Rejected::Status(400))?;
         if n == 0 {
-            return Err(400);
+            return Err(Rejected::Status(400));
         }
         body.extend_from_slice(&chunk[..n]);
     }
@@ -126,6 +146,12 @@ pub async fn write_response(stream: &mut TcpStream, response: Response<Body>) ->
     stream.write_all(out.as_bytes()).await?;
     stream.write_all(body).await?;
     stream.flush().await
+}
+
+/// A header no handler could be given, answered in the envelope with the header named.
+pub fn bad_header_response(name: &str, request_id: &str) -> Response<Body> {
+    let err = shared::ApiError::invalid_field(name, format!("The `{name}` header contains control characters."));
+    shared::Reply::error(&err, request_id).into_response()
 }
 
 pub async fn write_status(stream: &mut TcpStream, status: u16) -> std::io::Result<()> {

@@ -4,7 +4,9 @@
 
 use std::net::SocketAddr;
 
-use local_api::http::{api_gateway_event, read_request, to_lambda_request, write_response, write_status};
+use local_api::http::{
+    api_gateway_event, bad_header_response, read_request, to_lambda_request, write_response, write_status, Rejected,
+};
 use shared::store::ApiKeyRecord;
 use shared::App;
 use tokio::net::TcpListener;
@@ -38,11 +40,14 @@ async fn main() -> Result<(), String> {
             continue;
         };
         tokio::spawn(async move {
+            let request_id = shared::uuid::Uuid::now_v7().to_string();
             let raw = match read_request(&mut stream).await {
                 Ok(raw) => raw,
-                Err(status) => return write_status(&mut stream, status).await,
+                Err(Rejected::Status(status)) => return write_status(&mut stream, status).await,
+                Err(Rejected::Header(name)) => {
+                    return write_response(&mut stream, bad_header_response(&name, &request_id)).await
+                }
             };
-            let request_id = shared::uuid::Uuid::now_v7().to_string();
             let event = api_gateway_event(&raw, &request_id);
             let response = match to_lambda_request(&event) {
                 Ok(req) => local_api::invoke(app, req).await,
