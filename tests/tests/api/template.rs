@@ -48,21 +48,45 @@ fn every_route_is_deployed_to_the_binary_that_serves_it() {
     assert!(ping.properties["Timeout"].as_u64().unwrap() > 10, "test-ping's timeout covers its 10 s send bound");
 }
 
-#[test]
-fn the_table_is_the_one_the_key_tool_creates_locally() {
+#[tokio::test]
+async fn the_table_is_the_one_the_key_tool_creates_locally() {
     let template = load_yaml("template.yaml");
     let table = &template["Resources"]["Table"]["Properties"];
-    let keys: Vec<(&str, &str)> = table["KeySchema"]
+    let declared_keys: Vec<(String, String)> = table["KeySchema"]
         .as_sequence()
         .unwrap()
         .iter()
-        .map(|k| (k["AttributeName"].as_str().unwrap(), k["KeyType"].as_str().unwrap()))
+        .map(|k| (k["AttributeName"].as_str().unwrap().to_owned(), k["KeyType"].as_str().unwrap().to_owned()))
         .collect();
-    assert_eq!(keys, vec![("pk", "HASH"), ("sk", "RANGE")]);
     assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
-    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some("expiresAt"));
     assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
+    assert_eq!(table["SSESpecification"]["SSEEnabled"].as_bool(), Some(true));
     assert_eq!(template["Resources"]["Table"]["DeletionPolicy"].as_str(), Some("Retain"));
+
+    // What `webhook-keys create-table` (and so scripts/dev and every test) makes, as DynamoDB sees it.
+    let world = World::new().await;
+    let described = world.client.describe_table().table_name(&world.table).send().await.unwrap();
+    let made = described.table().unwrap();
+    let made_keys: Vec<(String, String)> =
+        made.key_schema().iter().map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned())).collect();
+    assert_eq!(made_keys, declared_keys);
+    let made_types: BTreeSet<(String, String)> = made
+        .attribute_definitions()
+        .iter()
+        .map(|a| (a.attribute_name().to_owned(), a.attribute_type().as_str().to_owned()))
+        .collect();
+    let declared_types: BTreeSet<(String, String)> = table["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| (a["AttributeName"].as_str().unwrap().to_owned(), a["AttributeType"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(made_types, declared_types);
+    let billing = made.billing_mode_summary().and_then(|b| b.billing_mode()).map(|m| m.as_str().to_owned());
+    assert_eq!(billing.as_deref(), table["BillingMode"].as_str());
+    let ttl = world.client.describe_time_to_live().table_name(&world.table).send().await.unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), table["TimeToLiveSpecification"]["AttributeName"].as_str());
 }
 
 /// Runs `requests` through a logged container of a fresh world (after `setup` with an unlogged
