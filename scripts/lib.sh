@@ -12,6 +12,17 @@ export AWS_EC2_METADATA_DISABLED=true
 
 log() { printf '%s\n' "$*" >&2; }
 
+# Everything a script starts in the background is stopped when it exits, Ctrl-C included.
+CHILD_PIDS=()
+stop_children() {
+    local pid
+    for pid in "${CHILD_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap stop_children EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
         log "need root to run: $*"; return 1; fi
@@ -66,8 +77,9 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Starts an in-memory DynamoDB Local on a free loopback port, exports AWS_ENDPOINT_URL_DYNAMODB,
-# and stops it when the calling shell exits.
+# Starts an in-memory DynamoDB Local on a free port, exports AWS_ENDPOINT_URL_DYNAMODB, and stops it
+# when the calling shell exits. (DynamoDB Local has no bind-address option: it listens on every
+# interface, in memory, for as long as the script runs.)
 start_dynamodb_local() {
     ensure_java
     local dir port pid
@@ -78,8 +90,7 @@ start_dynamodb_local() {
     (cd "$LOCAL" && exec java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
         -inMemory -port "$port" >"$LOCAL/dynamodb.log" 2>&1) &
     pid=$!
-    DYNAMODB_LOCAL_PID=$pid
-    trap 'kill "$DYNAMODB_LOCAL_PID" 2>/dev/null' EXIT
+    CHILD_PIDS+=("$pid")
     export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
     for _ in $(seq 1 120); do
         if curl -s -o /dev/null "$AWS_ENDPOINT_URL_DYNAMODB"; then
