@@ -402,13 +402,38 @@ pub fn parse_body(rule: BodyRule, headers: &HeaderMap, body: &[u8]) -> Result<Ma
     }
 }
 
-/// The Lambda entry point of every function: builds the clients once, then serves events.
+/// The Lambda entry point of every function: builds the clients once, starts opening the DynamoDB
+/// connection, then serves events.
 pub async fn run<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
+    serve(handler, None).await
+}
+
+/// `run`, plus `prepare` on a blocking thread during init: per-container setup that only this
+/// function needs (test-ping's outbound TLS roots), done while the first event is fetched.
+pub async fn run_prepared<F, Fut>(handler: F, prepare: fn(&'static App)) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    serve(handler, Some(prepare)).await
+}
+
+async fn serve<F, Fut>(handler: F, prepare: Option<fn(&'static App)>) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
     let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    if let Some(prepare) = prepare {
+        tokio::task::spawn_blocking(move || prepare(app));
+    }
+    // Opened while the runtime fetches the first event: init does not wait for the round trip, and
+    // the first request finds the connection open or opening (benchmarked: docs/benchmarks.md).
+    tokio::spawn(app.store.warm_up());
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(handler(app, req).await)
     }))

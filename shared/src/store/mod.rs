@@ -92,6 +92,19 @@ impl Store {
         self.cursor_key.get_or_try_init(|| self.load_or_create_cursor_key()).await
     }
 
+    /// Opens the connection to DynamoDB (TLS, credentials, endpoint resolution) before the first
+    /// request needs it, by reading the cursor key: kept if it exists, never created here (most
+    /// functions may not write it). Best effort: a failure here is the first request's to report.
+    pub async fn warm_up(&self) {
+        let out =
+            self.client.get_item().table_name(&self.table).set_key(Some(key_of("CONFIG", "CURSOR_KEY"))).send().await;
+        if let Some(AttributeValue::B(b)) = out.ok().and_then(|o| o.item).and_then(|mut item| item.remove("key")) {
+            if let Ok(bytes) = <[u8; 32]>::try_from(b.as_ref()) {
+                let _ = self.cursor_key.set(CursorKey::new(bytes));
+            }
+        }
+    }
+
     async fn load_or_create_cursor_key(&self) -> Result<CursorKey, ApiError> {
         let key = key_of("CONFIG", "CURSOR_KEY");
         let read = || async {
