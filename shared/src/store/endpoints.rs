@@ -156,29 +156,8 @@ impl Store {
         let mut marker = key_of(pk.clone(), url_marker_sk(&url_key));
         marker.insert("webhookId".into(), s(id.to_string()));
 
-        let items = vec![
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .map_err(build_error)?,
-                )
-                .build(),
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(marker))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .map_err(build_error)?,
-                )
-                .build(),
-            self.counter_change(app_id, 1, Some(max_endpoints))?,
-        ];
+        let items =
+            vec![self.put_new(item)?, self.put_new(marker)?, self.counter_change(app_id, 1, Some(max_endpoints))?];
         match self.transact(items, "create endpoint").await? {
             Ok(()) => {}
             Err(TxRejected::Conditions(failed)) if failed.get(1) == Some(&true) => {
@@ -204,6 +183,17 @@ impl Store {
             updated_at: now,
         };
         Ok(CreatedEndpoint { endpoint, secret })
+    }
+
+    /// A transaction item writing `item`, which must not exist yet.
+    fn put_new(&self, item: Item) -> Result<TransactWriteItem, ApiError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// `ADD endpointCount :delta`, bounded by the quota when growing.
@@ -337,16 +327,7 @@ impl Store {
                             .map_err(build_error)?,
                     )
                     .build(),
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(marker))
-                            .condition_expression("attribute_not_exists(pk)")
-                            .build()
-                            .map_err(build_error)?,
-                    )
-                    .build(),
+                self.put_new(marker)?,
             ];
             match self.transact(items, "update endpoint url").await? {
                 Ok(()) => return apply_patch(endpoint_from_item(&current)?, patch, &now),
