@@ -24,10 +24,7 @@ pub use shared;
 /// The event catalogue every test app is configured with.
 pub const EVENT_TYPES: &str = "invoice.paid,invoice.failed,customer.created,customer.deleted,ping";
 
-/// The key in every `events/` fixture (a published, local-only key).
-pub const FIXTURE_KEY: &str = "whk_local-fixture-key-for-sam-invoke-0000000000";
-pub const FIXTURE_APP: &str = "acme";
-pub const FIXTURE_WEBHOOK_ID: &str = "0193a5b0-7c2e-7d3f-8a4b-5c6d7e8f9a0b";
+pub use webhook_keys::{FIXTURE_APP, FIXTURE_KEY, FIXTURE_WEBHOOK_ID};
 
 fn require_local_dynamodb() {
     assert!(
@@ -95,14 +92,7 @@ impl World {
 
     /// Stores the fixtures' published key for their app, as `scripts/dev` does.
     pub async fn install_fixture_key(&self) {
-        let record = shared::store::ApiKeyRecord {
-            hash: shared::secrets::api_key_hash(FIXTURE_KEY),
-            app_id: FIXTURE_APP.into(),
-            scopes: vec!["webhooks:manage".into()],
-            created_at: shared::time::rfc3339_millis(shared::time::now_millis()),
-            revoked_at: None,
-        };
-        self.store().put_api_key(&record).await.expect("install fixture key");
+        webhook_keys::install_fixture_key(&self.store()).await.expect("install fixture key");
     }
 }
 

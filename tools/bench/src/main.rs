@@ -14,12 +14,10 @@ use runtime_api::RuntimeApi;
 use serde_json::{json, Value};
 use shared::model::NewEndpoint;
 use shared::net_policy::AddressPolicy;
-use shared::store::{dynamodb_client, ApiKeyRecord, Store};
+use shared::store::{dynamodb_client, Store};
 use shared::validate::parse_webhook_url;
+use webhook_keys::{FIXTURE_APP as APP, FIXTURE_WEBHOOK_ID};
 
-const APP: &str = "acme";
-const FIXTURE_KEY: &str = "whk_local-fixture-key-for-sam-invoke-0000000000";
-const FIXTURE_WEBHOOK_ID: &str = "0193a5b0-7c2e-7d3f-8a4b-5c6d7e8f9a0b";
 const EVENT_TYPES: &str = "invoice.paid,invoice.payment_failed,customer.created";
 /// A test-ping target that refuses at once (loopback is allowed for the benchmark only).
 const PING_URL: &str = "https://127.0.0.1:1/ping";
@@ -149,14 +147,7 @@ async fn setup(table: &str, deletable_count: usize) -> Result<(String, Vec<Strin
     let client = dynamodb_client().await;
     webhook_keys::create_table(&client, table).await?;
     let store = Store::new(client, table);
-    let key = ApiKeyRecord {
-        hash: shared::secrets::api_key_hash(FIXTURE_KEY),
-        app_id: APP.into(),
-        scopes: vec!["webhooks:manage".into()],
-        created_at: shared::time::rfc3339_millis(shared::time::now_millis()),
-        revoked_at: None,
-    };
-    store.put_api_key(&key).await.map_err(|e| e.message)?;
+    webhook_keys::install_fixture_key(&store).await?;
     // A deployed table has had its first list long ago: its cursor key exists.
     store.cursor_key().await.map_err(|e| e.message)?;
     let loopback = AddressPolicy::from_allow_list("127.0.0.0/8")?;

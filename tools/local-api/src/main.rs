@@ -7,11 +7,8 @@ use std::net::SocketAddr;
 use local_api::http::{
     api_gateway_event, bad_header_response, read_request, to_lambda_request, write_response, write_status, Rejected,
 };
-use shared::store::ApiKeyRecord;
 use shared::App;
 use tokio::net::TcpListener;
-
-const FIXTURE_KEY: &str = "whk_local-fixture-key-for-sam-invoke-0000000000";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), String> {
@@ -20,15 +17,8 @@ async fn main() -> Result<(), String> {
     let app: &'static App = Box::leak(Box::new(App::from_env().await?));
     webhook_keys::create_table(app.store.client(), app.store.table()).await?;
     let key = webhook_keys::issue_key(&app.store, &app_id, vec!["webhooks:manage".into()]).await?;
-    let fixture = ApiKeyRecord {
-        hash: shared::secrets::api_key_hash(FIXTURE_KEY),
-        app_id: "acme".into(),
-        scopes: vec!["webhooks:manage".into()],
-        created_at: shared::time::rfc3339_millis(shared::time::now_millis()),
-        revoked_at: None,
-    };
     // Already there on a restart over the same table: fine.
-    let _ = app.store.put_api_key(&fixture).await;
+    let _ = webhook_keys::install_fixture_key(&app.store).await;
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("bind {addr}: {e}"))?;

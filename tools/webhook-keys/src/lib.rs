@@ -35,6 +35,25 @@ pub fn parse_scopes(list: &str) -> Result<Vec<String>, String> {
     Ok(scopes)
 }
 
+/// The published, local-only key in every `events/` fixture, for app `acme` with every scope;
+/// `scripts/dev`, the tests and the benchmark install it. Never issued against a deployed table.
+pub const FIXTURE_KEY: &str = "whk_local-fixture-key-for-sam-invoke-0000000000";
+pub const FIXTURE_APP: &str = "acme";
+/// The placeholder `webhookId` of the fixtures under `/webhooks/{webhookId}`.
+pub const FIXTURE_WEBHOOK_ID: &str = "0193a5b0-7c2e-7d3f-8a4b-5c6d7e8f9a0b";
+
+/// Stores the fixtures' key (its hash) for `FIXTURE_APP`.
+pub async fn install_fixture_key(store: &Store) -> Result<(), String> {
+    let record = ApiKeyRecord {
+        hash: api_key_hash(FIXTURE_KEY),
+        app_id: FIXTURE_APP.into(),
+        scopes: vec!["webhooks:manage".into()],
+        created_at: rfc3339_millis(now_millis()),
+        revoked_at: None,
+    };
+    store.put_api_key(&record).await.map_err(|e| e.message)
+}
+
 pub async fn issue_key(store: &Store, app_id: &str, scopes: Vec<String>) -> Result<IssuedKey, String> {
     if !shared::pipeline::is_valid_app_id(app_id) {
         return Err(format!(
