@@ -33,6 +33,10 @@ struct Options {
     arm64_dir: Option<PathBuf>,
     out: Option<PathBuf>,
     root: PathBuf,
+    /// `--only a,b`: just these binaries (for experiments; the report needs the floors beside them).
+    only: Option<Vec<String>>,
+    /// `--cold N`: cold starts per binary instead of the default.
+    cold_runs: Option<usize>,
 }
 
 /// What one binary measured.
@@ -68,6 +72,8 @@ fn parse_options() -> Result<Options, String> {
         arm64_dir: None,
         out: None,
         root: PathBuf::from("."),
+        only: None,
+        cold_runs: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -77,9 +83,16 @@ fn parse_options() -> Result<Options, String> {
             "--arm64-dir" => options.arm64_dir = Some(args.next().ok_or("--arm64-dir needs a path")?.into()),
             "--out" => options.out = Some(args.next().ok_or("--out needs a path")?.into()),
             "--root" => options.root = args.next().ok_or("--root needs a path")?.into(),
+            "--only" => {
+                options.only = Some(args.next().ok_or("--only needs names")?.split(',').map(str::to_owned).collect())
+            }
+            "--cold" => {
+                let n = args.next().and_then(|n| n.parse().ok()).filter(|n| *n > 0);
+                options.cold_runs = Some(n.ok_or("--cold needs a positive number")?);
+            }
             "-h" | "--help" => {
                 return Err(
-                    "usage: bench [--quick] [--bin-dir DIR] [--arm64-dir DIR] [--out FILE.md] [--root REPO] (see scripts/bench)".into()
+                    "usage: bench [--quick] [--bin-dir DIR] [--arm64-dir DIR] [--out FILE.md] [--root REPO] [--only NAME,..] [--cold N] (see scripts/bench)".into()
                 )
             }
             other => return Err(format!("unknown argument `{other}`")),
@@ -94,11 +107,15 @@ async fn main() -> Result<(), String> {
     let upstream = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
         .map_err(|_| "AWS_ENDPOINT_URL_DYNAMODB must point at DynamoDB Local")?;
     let (cold_runs, warm) = if options.quick { (1, 20) } else { (COLD_RUNS, 1000) };
+    let cold_runs = options.cold_runs.unwrap_or(cold_runs);
     let table = format!("bench-{}", shared::time::now_millis());
     let pre_pass_events = cold_runs + PRE_PASS_CALLS + 1;
     let (target, deletable) = setup(&table, pre_pass_events + cold_runs + warm + 2).await?;
     let relay = CountingRelay::start(&upstream).await.map_err(|e| format!("relay: {e}"))?;
-    let subjects = subjects(&options.root, &target, deletable)?;
+    let mut subjects = subjects(&options.root, &target, deletable)?;
+    if let Some(only) = &options.only {
+        subjects.retain(|s| only.iter().any(|name| name == s.binary));
+    }
     // A first pass warms DynamoDB Local itself (a JVM: each operation's first call is slow there and
     // would be charged to whichever function calls it first); its figures are discarded.
     for subject in &subjects {
