@@ -15,12 +15,13 @@ pub mod secrets;
 pub mod signing;
 pub mod store;
 pub mod time;
+pub mod trust;
 pub mod validate;
 
 pub use auth::Scope;
 pub use envelope::Reply;
 pub use error::ApiError;
-pub use pipeline::{run, run_prepared, App, BodyRule, Call, PathShape, Route};
+pub use pipeline::{run, App, BodyRule, Call, PathShape, Route};
 
 // Re-exported so route crates need no direct dependency of their own.
 pub use lambda_http;

@@ -12,14 +12,14 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::TlsConnector;
 use url::{Host, Url};
 
 use crate::config::Config;
 use crate::net_policy::AddressPolicy;
+use crate::trust::{public_web_roots, ExtraRoots};
 use crate::validate::parse_webhook_url;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -46,7 +46,7 @@ impl Attempt {
     }
 }
 
-/// Built once per container (root store parsing is not free).
+/// Built once per container.
 pub struct Deliverer {
     tls: TlsConnector,
     policy: AddressPolicy,
@@ -55,24 +55,11 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    /// The system's roots plus `WEBHOOK_EXTRA_CA_FILE`, if set.
+    /// Trusts the public web's roots plus `WEBHOOK_EXTRA_CA_FILE`, if set (see `trust`).
     pub fn new(config: &Config) -> Result<Deliverer, String> {
-        let mut roots = RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            // One unreadable system certificate must not disable the rest.
-            let _ = roots.add(cert);
-        }
+        let mut roots = public_web_roots();
         if let Some(path) = &config.extra_ca_file {
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("WEBHOOK_EXTRA_CA_FILE {path}: {e}"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("WEBHOOK_EXTRA_CA_FILE {path}: {e}"))?;
-            if certs.is_empty() {
-                return Err(format!("WEBHOOK_EXTRA_CA_FILE {path}: no certificate in it"));
-            }
-            for cert in certs {
-                roots.add(cert).map_err(|e| format!("WEBHOOK_EXTRA_CA_FILE {path}: {e}"))?;
-            }
+            roots.add_parsable_certificates(ExtraRoots::read("WEBHOOK_EXTRA_CA_FILE", path)?.certs);
         }
         let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
         let mut tls = ClientConfig::builder_with_provider(provider)

@@ -59,7 +59,7 @@ impl World {
     /// A world whose functions also see `vars` (over the defaults).
     pub async fn with_vars(vars: &[(&str, &str)]) -> World {
         require_local_dynamodb();
-        let client = dynamodb_client().await;
+        let client = dynamodb_client().await.expect("DynamoDB client");
         let table = fresh_table_name();
         webhook_keys::create_table(&client, &table).await.expect("create the test table");
         let mut env: HashMap<String, String> = HashMap::new();

@@ -210,7 +210,7 @@ impl App {
 
     pub async fn from_env() -> Result<App, String> {
         let config = Config::from_env()?;
-        Ok(App::new(config, dynamodb_client().await))
+        Ok(App::new(config, dynamodb_client().await?))
     }
 
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
@@ -402,42 +402,31 @@ pub fn parse_body(rule: BodyRule, headers: &HeaderMap, body: &[u8]) -> Result<Ma
     }
 }
 
-/// The Lambda entry point of every function: builds the clients once, starts opening the DynamoDB
-/// connection, then serves events.
+/// The Lambda entry point of every function: builds the clients once, opens the DynamoDB
+/// connection when that helps (`warm_up_in_init`), then serves events.
 pub async fn run<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
-    serve(handler, None).await
-}
-
-/// `run`, plus `prepare` on a blocking thread during init: per-container setup that only this
-/// function needs (test-ping's outbound TLS roots), done while the first event is fetched.
-pub async fn run_prepared<F, Fut>(handler: F, prepare: fn(&'static App)) -> Result<(), lambda_http::Error>
-where
-    F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
-    Fut: Future<Output = Response<Body>> + Send + 'static,
-{
-    serve(handler, Some(prepare)).await
-}
-
-async fn serve<F, Fut>(handler: F, prepare: Option<fn(&'static App)>) -> Result<(), lambda_http::Error>
-where
-    F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
-    Fut: Future<Output = Response<Body>> + Send + 'static,
-{
     let app: &'static App = Box::leak(Box::new(App::from_env().await?));
-    if let Some(prepare) = prepare {
-        tokio::task::spawn_blocking(move || prepare(app));
+    if warm_up_in_init(std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").ok().as_deref()) {
+        app.store.warm_up().await;
     }
-    // Opened while the runtime fetches the first event: init does not wait for the round trip, and
-    // the first request finds the connection open or opening (benchmarked: docs/benchmarks.md).
-    tokio::spawn(app.store.warm_up());
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(handler(app, req).await)
     }))
     .await
+}
+
+/// Whether init opens the DynamoDB connection before asking for the first event: only when Lambda
+/// initialises the environment ahead of the requests it will serve (provisioned concurrency), where
+/// init is on no one's path and the first request then finds the connection open. On an on-demand
+/// cold start the request that caused it is already waiting: opening the connection first costs it
+/// a round trip (awaited) or a second handshake (spawned), and the environment is frozen once it
+/// polls, so nothing opens in the background. Each way is measured in docs/benchmarks.md.
+pub fn warm_up_in_init(initialization_type: Option<&str>) -> bool {
+    initialization_type == Some("provisioned-concurrency")
 }
 
 #[cfg(test)]

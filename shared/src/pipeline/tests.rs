@@ -94,3 +94,11 @@ fn idempotency_keys_are_printable_ascii_up_to_255() {
     assert!(with(&[0xc3, 0xa9]).is_err());
     assert!(with(b"a\tb").is_err());
 }
+
+#[test]
+fn init_opens_the_connection_only_for_provisioned_concurrency() {
+    assert!(warm_up_in_init(Some("provisioned-concurrency")));
+    for on_demand in [Some("on-demand"), Some("snap-start"), Some(""), None] {
+        assert!(!warm_up_in_init(on_demand), "{on_demand:?}");
+    }
+}

@@ -32,6 +32,7 @@ use tokio::sync::OnceCell;
 use crate::cursor::CursorKey;
 use crate::error::ApiError;
 use crate::secrets::random_bytes;
+use crate::trust::{ExtraRoots, AMAZON_TRUST_SERVICES_ROOTS_PEM};
 
 pub use deliveries::DELIVERY_TTL_SECONDS;
 pub use endpoints::Page;
@@ -41,12 +42,21 @@ pub use secrets::DeliveryTarget;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// Builds the DynamoDB client: rustls+ring HTTPS, short timeouts and few retries, because a
-/// caller waiting on an API Gateway request is better served by a quick 503 than a long stall.
-/// `AWS_ENDPOINT_URL_DYNAMODB` (the SDK's own variable) points it at DynamoDB Local.
-pub async fn dynamodb_client() -> Client {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+/// Builds the DynamoDB client: rustls+ring HTTPS trusting Amazon's roots (see `trust`), short
+/// timeouts and few retries, because a caller waiting on an API Gateway request is better served by
+/// a quick 503 than a long stall. `AWS_ENDPOINT_URL_DYNAMODB` (the SDK's own variable) points it at
+/// DynamoDB Local; an unreadable `DYNAMODB_EXTRA_CA_FILE` is the only error.
+pub async fn dynamodb_client() -> Result<Client, String> {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
+    let mut trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS_PEM);
+    if let Some(extra) = ExtraRoots::from_env("DYNAMODB_EXTRA_CA_FILE")? {
+        trust = trust.with_pem_certificate(extra.pem);
+    }
+    let tls = TlsContext::builder().with_trust_store(trust).build().map_err(|e| format!("DynamoDB TLS: {e}"))?;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(tls)
+        .build_https();
     let shared = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
         .retry_config(
@@ -64,7 +74,7 @@ pub async fn dynamodb_client() -> Client {
         )
         .load()
         .await;
-    Client::new(&shared)
+    Ok(Client::new(&shared))
 }
 
 /// Storage over one table. Cheap to share; build once per container.
@@ -95,6 +105,7 @@ impl Store {
     /// Opens the connection to DynamoDB (TLS, credentials, endpoint resolution) before the first
     /// request needs it, by reading the cursor key: kept if it exists, never created here (most
     /// functions may not write it). Best effort: a failure here is the first request's to report.
+    /// Called from init when that helps (`pipeline::warm_up_in_init`).
     pub async fn warm_up(&self) {
         let out =
             self.client.get_item().table_name(&self.table).set_key(Some(key_of("CONFIG", "CURSOR_KEY"))).send().await;

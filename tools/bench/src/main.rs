@@ -161,7 +161,7 @@ fn ms(d: Duration) -> f64 {
 
 /// The table, the fixtures' key, the endpoint most routes act on, and endpoints for delete to remove.
 async fn setup(table: &str, deletable_count: usize) -> Result<(String, Vec<String>), String> {
-    let client = dynamodb_client().await;
+    let client = dynamodb_client().await?;
     webhook_keys::create_table(&client, table).await?;
     let store = Store::new(client, table);
     webhook_keys::install_fixture_key(&store).await?;

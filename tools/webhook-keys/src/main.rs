@@ -97,7 +97,7 @@ async fn run(args: &Args) -> Result<(), String> {
         Some(t) => t.to_owned(),
         None => std::env::var("TABLE_NAME").ok().filter(|t| !t.is_empty()).ok_or("give --table or set TABLE_NAME")?,
     };
-    let client = dynamodb_client().await;
+    let client = dynamodb_client().await?;
     let store = Store::new(client.clone(), &table);
     match args.command.as_deref().unwrap_or_default() {
         "issue" => {

@@ -56,7 +56,7 @@ async fn issues_lists_and_revokes_keys_in_the_table_it_is_pointed_at() {
     assert!(!String::from_utf8_lossy(&issued.stderr).contains(&key), "printed once, on stdout");
 
     // Stored as the published layout says: only the hash, the app, the scopes.
-    let store = Store::new(dynamodb_client().await, &table);
+    let store = Store::new(dynamodb_client().await.expect("DynamoDB client"), &table);
     let hash = api_key_hash(&key);
     let record = store.api_key(&hash).await.unwrap().expect("stored under its hash");
     assert_eq!(

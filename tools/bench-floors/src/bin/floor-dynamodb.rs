@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     let table = std::env::var("TABLE_NAME")?;
-    let client: &'static aws_sdk_dynamodb::Client = Box::leak(Box::new(shared::store::dynamodb_client().await));
+    let client: &'static aws_sdk_dynamodb::Client = Box::leak(Box::new(shared::store::dynamodb_client().await?));
     let table: &'static str = Box::leak(table.into_boxed_str());
     lambda_http::run(lambda_http::service_fn(move |_req: Request| async move {
         let found = client
