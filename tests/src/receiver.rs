@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use loopback_ca::TestCa;
+pub use loopback_ca::LoopbackCa;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
@@ -55,7 +55,7 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    pub async fn start(ca: &TestCa, behaviour: Behaviour) -> Receiver {
+    pub async fn start(ca: &LoopbackCa, behaviour: Behaviour) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
         let port = listener.local_addr().expect("receiver address").port();
         let acceptor = ca.acceptor();

@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use integration_tests::receiver::{Behaviour, Receiver, TestCa};
+use integration_tests::receiver::{Behaviour, LoopbackCa, Receiver};
 use integration_tests::serde_json::{json, Value};
 use integration_tests::{send, Answer, Client, Req, World};
 
 /// A world whose functions may reach 127.0.0.1 and trust the test CA (development settings).
-async fn loopback_world(ca: &TestCa) -> World {
+async fn loopback_world(ca: &LoopbackCa) -> World {
     World::with_vars(&[("WEBHOOK_ALLOW_PRIVATE_CIDRS", "127.0.0.0/8"), ("WEBHOOK_EXTRA_CA_FILE", ca.pem_path())]).await
 }
 
@@ -40,7 +40,7 @@ fn verifies(secret: &str, received: &integration_tests::receiver::Received) -> b
 
 #[tokio::test]
 async fn a_test_ping_is_signed_verifiable_and_recorded() {
-    let ca = TestCa::new();
+    let ca = LoopbackCa::new();
     let receiver = Receiver::start(&ca, Behaviour::Status(200, "thanks".into())).await;
     let world = loopback_world(&ca).await;
     let client = Client::new(&world, "acme").await;
@@ -91,7 +91,7 @@ async fn a_test_ping_is_signed_verifiable_and_recorded() {
 
 #[tokio::test]
 async fn every_failure_is_a_failed_delivery_with_a_reason_and_the_call_still_answers_200() {
-    let ca = TestCa::new();
+    let ca = LoopbackCa::new();
     let receiver = Receiver::start(&ca, Behaviour::Status(500, "boom".into())).await;
     let elsewhere = Receiver::start(&ca, Behaviour::Status(200, String::new())).await;
     let world = loopback_world(&ca).await;
@@ -163,7 +163,7 @@ fn client_clone(world: &World, client: &Client) -> Client {
 
 #[tokio::test]
 async fn rotation_with_a_grace_period_signs_with_both_secrets_until_it_expires() {
-    let ca = TestCa::new();
+    let ca = LoopbackCa::new();
     let receiver = Receiver::start(&ca, Behaviour::Status(204, String::new())).await;
     let world = loopback_world(&ca).await;
     let client = Client::new(&world, "acme").await;
@@ -223,7 +223,7 @@ async fn rotation_refuses_bad_input_too_many_retired_secrets_and_foreign_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_rotations_all_land_and_lose_no_secret() {
-    let ca = TestCa::new();
+    let ca = LoopbackCa::new();
     let receiver = Receiver::start(&ca, Behaviour::Status(200, String::new())).await;
     let world = loopback_world(&ca).await;
     let client = Client::new(&world, "acme").await;
@@ -252,7 +252,7 @@ async fn racing_rotations_all_land_and_lose_no_secret() {
 
 #[tokio::test]
 async fn deliveries_list_newest_first_filter_by_status_and_page_with_bound_cursors() {
-    let ca = TestCa::new();
+    let ca = LoopbackCa::new();
     let receiver = Receiver::start(&ca, Behaviour::Status(200, String::new())).await;
     let world = loopback_world(&ca).await;
     let client = Client::new(&world, "acme").await;
@@ -306,7 +306,7 @@ async fn deliveries_list_newest_first_filter_by_status_and_page_with_bound_curso
 #[tokio::test]
 async fn deliveries_carry_a_30_day_ttl_and_expired_ones_are_never_listed() {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let ca = TestCa::new();
+    let ca = LoopbackCa::new();
     let receiver = Receiver::start(&ca, Behaviour::Status(200, String::new())).await;
     let world = loopback_world(&ca).await;
     let client = Client::new(&world, "acme").await;
@@ -352,7 +352,7 @@ async fn deliveries_carry_a_30_day_ttl_and_expired_ones_are_never_listed() {
 
 #[tokio::test]
 async fn replayed_posts_do_nothing_twice() {
-    let ca = TestCa::new();
+    let ca = LoopbackCa::new();
     let receiver = Receiver::start(&ca, Behaviour::Status(200, String::new())).await;
     let world = loopback_world(&ca).await;
     let client = Client::new(&world, "acme").await;

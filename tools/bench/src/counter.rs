@@ -5,10 +5,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
 use std::time::{Duration, Instant};
 
-use loopback_ca::{TestCa, TlsAcceptor};
+use loopback_ca::{LoopbackCa, TlsAcceptor};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -22,7 +21,7 @@ pub struct CountingRelay {
 impl CountingRelay {
     /// `ca`: serve HTTPS with its 127.0.0.1 certificate; `None` relays plain HTTP. `rtt`: added
     /// round-trip time between the function and the relay (half each way), as a network has.
-    pub async fn start(upstream: &str, ca: Option<&TestCa>, rtt: Duration) -> Result<CountingRelay, String> {
+    pub async fn start(upstream: &str, ca: Option<&LoopbackCa>, rtt: Duration) -> Result<CountingRelay, String> {
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("relay: {e}"))?;
         let address = listener.local_addr().map_err(|e| format!("relay: {e}"))?;
@@ -32,7 +31,7 @@ impl CountingRelay {
             // Trusted beside the compiled-in Amazon roots, as the production client would be.
             client_env.push(("DYNAMODB_EXTRA_CA_FILE", ca.pem_path().to_owned()));
         }
-        let tls = ca.map(TestCa::acceptor);
+        let tls = ca.map(LoopbackCa::acceptor);
         let count = Arc::new(AtomicU64::new(0));
         let counted = count.clone();
         let connections = Arc::new(AtomicU64::new(0));

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use counter::CountingRelay;
-use loopback_ca::TestCa;
+use loopback_ca::LoopbackCa;
 use runtime_api::RuntimeApi;
 use serde_json::{json, Value};
 use shared::model::NewEndpoint;
@@ -143,7 +143,7 @@ async fn main() -> Result<(), String> {
     let pre_pass_events = cold_runs + pre_pass_calls + 1;
     let (target, deletable) = setup(&table, pre_pass_events + cold_runs + warm + 2).await?;
     // DynamoDB is HTTPS to a Lambda function: the relay is too, unless asked otherwise.
-    let ca = (!options.plain_dynamodb).then(TestCa::new);
+    let ca = (!options.plain_dynamodb).then(LoopbackCa::new);
     let relay = CountingRelay::start(&upstream, ca.as_ref(), options.dynamodb_rtt).await?;
     let mut subjects = subjects(&options.root, &target, deletable)?;
     if let Some(only) = &options.only {

@@ -13,15 +13,15 @@ use tokio_rustls::rustls::ServerConfig;
 pub use tokio_rustls::TlsAcceptor;
 
 /// A certificate authority and a server certificate for 127.0.0.1, signed by it.
-pub struct TestCa {
+pub struct LoopbackCa {
     /// The CA certificate as PEM, for `WEBHOOK_EXTRA_CA_FILE`.
     pub pem_file: PathBuf,
     server_chain: Vec<CertificateDer<'static>>,
     server_key: Vec<u8>,
 }
 
-impl TestCa {
-    pub fn new() -> TestCa {
+impl LoopbackCa {
+    pub fn new() -> LoopbackCa {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.distinguished_name.push(DnType::CommonName, "webhook loopback CA");
@@ -41,7 +41,7 @@ impl TestCa {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::write(&pem_file, ca_cert.pem()).expect("write CA file");
-        TestCa { pem_file, server_chain: vec![server_cert.der().clone()], server_key: server_key.serialize_der() }
+        LoopbackCa { pem_file, server_chain: vec![server_cert.der().clone()], server_key: server_key.serialize_der() }
     }
 
     /// Serves the 127.0.0.1 certificate.
@@ -62,8 +62,8 @@ impl TestCa {
     }
 }
 
-impl Default for TestCa {
+impl Default for LoopbackCa {
     fn default() -> Self {
-        TestCa::new()
+        LoopbackCa::new()
     }
 }
