@@ -26,7 +26,10 @@ const PING_URL: &str = "https://127.0.0.1:1/ping";
 /// operation runs (with 5, a freshly started DynamoDB Local kept transactions and queries slow for
 /// the whole run, and the routes that make more calls looked slower than they are).
 const PRE_PASS_CALLS: usize = 300;
-const SETTLE_AFTER_KILL: Duration = Duration::from_millis(50);
+/// A pause before each cold start: the previous process's connections close at the relay and
+/// DynamoDB Local after it is killed, and that work is let finish rather than charged to the next
+/// binary's start.
+const SETTLE_BEFORE_START: Duration = Duration::from_millis(50);
 /// Cold starts per binary; their medians are reported.
 const COLD_RUNS: usize = 21;
 
@@ -162,9 +165,6 @@ async fn main() -> Result<(), String> {
             let mut cold = cold_start(&options, subject, &table, &relay, next_event).await?;
             samples.push(cold.sample);
             let _ = cold.child.kill().await;
-            // The killed process's connections close at the relay and DynamoDB Local after it is
-            // gone: that work is let finish rather than charged to the next binary's start.
-            tokio::time::sleep(SETTLE_AFTER_KILL).await;
         }
         next_event += 1;
     }
@@ -448,6 +448,7 @@ async fn cold_start(
     let binary = options.bin_dir.join(subject.binary);
     let mut api = RuntimeApi::start().await.map_err(|e| format!("runtime API: {e}"))?;
     let verbose = std::env::var_os("BENCH_VERBOSE").is_some();
+    tokio::time::sleep(SETTLE_BEFORE_START).await;
     let connections_before = relay.connections();
     let started = Instant::now();
     let child = tokio::process::Command::new(&binary)
@@ -499,7 +500,7 @@ async fn cold_start(
     Ok(Cold { api, child, pid, sample })
 }
 
-fn median(mut values: Vec<Duration>) -> Duration {
+fn median<T: Ord + Copy + Default>(mut values: Vec<T>) -> T {
     values.sort();
     values.get(values.len() / 2).copied().unwrap_or_default()
 }
@@ -546,7 +547,7 @@ async fn measure(
         first_response: median(colds.iter().map(|c| c.first_response).collect()),
         first_invocation: median(colds.iter().map(|c| c.first_invocation).collect()),
         cold_cpu: median(colds.iter().map(|c| c.cpu).collect()),
-        cold_connections: median(colds.iter().map(|c| Duration::from_secs(c.connections)).collect()).as_secs(),
+        cold_connections: median(colds.iter().map(|c| c.connections).collect()),
         p50: at(0.50),
         p99: at(0.99),
         rss_early_kb,
