@@ -1,6 +1,6 @@
 //! The environment every function reads once, at cold start.
 
-use crate::net_policy::AddressPolicy;
+use crate::url::AddressPolicy;
 use crate::validate::EventCatalogue;
 
 pub const DEFAULT_MAX_ENDPOINTS_PER_APP: u32 = 100;

@@ -8,7 +8,10 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+/// A cursor that is not from this list: corrupted, forged, or carried from another list
+/// (contract, "Pagination": 400 `invalid_cursor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidCursor;
 
 const MAC_LEN: usize = 16;
 
@@ -58,19 +61,19 @@ impl CursorKey {
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    pub fn decode(&self, list: ListId<'_>, cursor: &str) -> Result<Uuid, ApiError> {
-        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| ApiError::invalid_cursor())?;
+    pub fn decode(&self, list: ListId<'_>, cursor: &str) -> Result<Uuid, InvalidCursor> {
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| InvalidCursor)?;
         // Reject non-canonical spellings (unused trailing bits) so each cursor has one form.
         if bytes.len() != 16 + MAC_LEN || URL_SAFE_NO_PAD.encode(&bytes) != cursor {
-            return Err(ApiError::invalid_cursor());
+            return Err(InvalidCursor);
         }
         let (id, tag) = bytes.split_at(16);
-        let id = Uuid::from_slice(id).map_err(|_| ApiError::invalid_cursor())?;
+        let id = Uuid::from_slice(id).map_err(|_| InvalidCursor)?;
         let expected = self.mac(list, id);
         // Constant-time comparison: the tag must not be guessable byte by byte.
         let diff = expected.iter().zip(tag).fold(0u8, |acc, (a, b)| acc | (a ^ b));
         if diff != 0 {
-            return Err(ApiError::invalid_cursor());
+            return Err(InvalidCursor);
         }
         Ok(id)
     }

@@ -1,4 +1,5 @@
-//! The contract's error codes and the one type every failure travels in.
+//! The contract's error codes and the one type every failure a caller sees travels in. Every
+//! code has its constructor here; `http::errors` maps storage's and delivery's own errors onto them.
 
 use std::fmt;
 
@@ -74,6 +75,12 @@ impl ApiError {
         Self::new(400, "missing_required_field", format!("`{field}` is required.")).with_field(field)
     }
 
+    /// An update with none of `fields`: 400 `missing_required_field` without a `field`.
+    pub fn nothing_to_change(fields: &[&str]) -> Self {
+        let names: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
+        Self::new(400, "missing_required_field", format!("Send at least one of {}.", names.join(", ")))
+    }
+
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
         Self::new(400, "invalid_field", message).with_field(field)
     }
@@ -98,6 +105,24 @@ impl ApiError {
 
     pub fn quota_exceeded(message: impl Into<String>) -> Self {
         Self::new(409, "quota_exceeded", message)
+    }
+
+    pub fn idempotency_in_progress() -> Self {
+        Self::new(
+            409,
+            "idempotency_in_progress",
+            "A request with this Idempotency-Key is still running; retry shortly.",
+        )
+        .with_field("Idempotency-Key")
+    }
+
+    pub fn idempotency_key_reused() -> Self {
+        Self::new(
+            422,
+            "idempotency_key_reused",
+            "This Idempotency-Key was used for a different request; use a new key.",
+        )
+        .with_field("Idempotency-Key")
     }
 
     pub fn service_unavailable() -> Self {

@@ -1,27 +1,35 @@
-//! Everything the route functions share: the endpoint model, every input rule, storage over the
-//! one DynamoDB table, API-key auth, idempotency, and the request pipeline with its envelope.
+//! Everything the functions (and later the workers) share. Who may use whom (docs/architecture.md):
+//! `delivery` uses neither `store` nor `http`; `store` uses neither `http` nor `delivery`; `http` is
+//! the only module that knows API Gateway, the envelope and the contract's status codes.
+//!
+//! - `model`: the endpoint, delivery and their validated inputs;
+//! - `validate`: every input rule (body, page and key limits, ids, fields);
+//! - `url`: the one URL and address rule, at write time and at connect time;
+//! - `store`: DynamoDB, with its own `StoreError`;
+//! - `delivery`: one signed send and its record;
+//! - `http`: routes, request checks, idempotency, envelope, auth, runtime start;
+//! - `config`, `cursor`, `secrets`, `time`, `trust`, `error`: the small shared pieces.
 
-pub mod auth;
 pub mod config;
 pub mod cursor;
 pub mod delivery;
-pub mod envelope;
 pub mod error;
+pub mod http;
 pub mod model;
-pub mod net_policy;
-pub mod outbound;
-pub mod pipeline;
 pub mod secrets;
-pub mod signing;
 pub mod store;
 pub mod time;
 pub mod trust;
+pub mod url;
 pub mod validate;
 
-pub use auth::Scope;
-pub use envelope::Reply;
 pub use error::ApiError;
-pub use pipeline::{run, App, BodyRule, Call, PathShape, Route};
+pub use http::auth::Scope;
+pub use http::envelope::Reply;
+pub use http::request::Call;
+pub use http::routes::{BodyRule, PathShape, Route};
+pub use http::runtime::run;
+pub use http::App;
 
 // Re-exported so route crates need no direct dependency of their own.
 pub use lambda_http;

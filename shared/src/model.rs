@@ -5,7 +5,8 @@ use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::validate::{self, check_resolved_addresses, parse_webhook_url, reject_unknown_fields, WebhookUrl};
+use crate::url::WebhookUrl;
+use crate::validate::{self, check_resolved_addresses, parse_webhook_url, reject_unknown_fields};
 
 /// The endpoint object of the contract. It has no secret field, so no response built from it can
 /// leak one.
@@ -75,11 +76,7 @@ impl EndpointPatch {
     pub async fn from_body(body: &Map<String, Value>, config: &Config) -> Result<Self, ApiError> {
         reject_unknown_fields(body, &ENDPOINT_FIELDS)?;
         if body.is_empty() {
-            return Err(ApiError::new(
-                400,
-                "missing_required_field",
-                "Send at least one of `url`, `events`, `description`, `active`, `metadata`.",
-            ));
+            return Err(ApiError::nothing_to_change(&ENDPOINT_FIELDS));
         }
         let patch = EndpointPatch {
             url: body.get("url").map(|u| webhook_url(u, config)).transpose()?,
@@ -92,6 +89,30 @@ impl EndpointPatch {
             check_resolved_addresses(url, &config.address_policy).await?;
         }
         Ok(patch)
+    }
+}
+
+impl EndpointPatch {
+    /// `endpoint` with this patch applied at `now` (RFC 3339): the fields it carries replaced,
+    /// `updatedAt` moved, `id` and `createdAt` kept.
+    pub fn apply(&self, mut endpoint: Endpoint, now: &str) -> Endpoint {
+        if let Some(url) = &self.url {
+            endpoint.url = url.url.clone();
+        }
+        if let Some(events) = &self.events {
+            endpoint.events = events.clone();
+        }
+        if let Some(description) = &self.description {
+            endpoint.description = description.clone();
+        }
+        if let Some(active) = self.active {
+            endpoint.active = active;
+        }
+        if let Some(metadata) = &self.metadata {
+            endpoint.metadata = metadata.clone();
+        }
+        endpoint.updated_at = now.to_owned();
+        endpoint
     }
 }
 
@@ -173,6 +194,15 @@ pub struct Delivery {
     pub error: Option<String>,
     pub duration_ms: u64,
     pub attempted_at: String,
+}
+
+/// What a delivery needs of an endpoint, loaded by the store and handed to `delivery::deliver`.
+#[derive(Debug, Clone)]
+pub struct DeliveryTarget {
+    pub webhook_id: uuid::Uuid,
+    pub url: String,
+    /// Every secret that signs now: the current one first, then unexpired retired ones.
+    pub secrets: Vec<String>,
 }
 
 /// The event type of a test ping.

@@ -4,27 +4,28 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+pub use getrandom::Error as RandomError;
 
-pub fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
+/// `N` bytes from the OS CSPRNG; fails only when the OS has none to give.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], RandomError> {
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal().with_detail(format!("getrandom: {e}")))?;
+    getrandom::fill(&mut bytes)?;
     Ok(bytes)
 }
 
-/// `whsec_` + standard base64 of 32 random bytes (Standard Webhooks).
-pub fn new_signing_secret() -> Result<String, ApiError> {
+/// `whsec_` + standard base64 of 32 random bytes (contract, "Secrets and signatures"; Standard Webhooks).
+pub fn new_signing_secret() -> Result<String, RandomError> {
     Ok(format!("whsec_{}", STANDARD.encode(random_bytes::<32>()?)))
 }
 
-/// `whk_` + 43 base64url characters (32 random bytes).
-pub fn new_api_key() -> Result<String, ApiError> {
+/// `whk_` + 43 base64url characters (32 random bytes; contract, "Authentication and tenancy").
+pub fn new_api_key() -> Result<String, RandomError> {
     Ok(format!("whk_{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)))
 }
 
 /// The key item's id: lower-case hex SHA-256 of the whole key string.
 pub fn api_key_hash(key: &str) -> String {
-    crate::validate::hex(&Sha256::digest(key.as_bytes()))
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 //! method is 405 with `Allow`; anything else is 404. Both come after authentication, as every
 //! answer does.
 
+use shared::http::request::request_id;
+use shared::http::{error_reply, routes};
 use shared::lambda_http::{Body, Request, Response};
-use shared::pipeline::{error_reply, parse_webhook_id, request_id, KNOWN_PATHS};
+use shared::validate::parse_webhook_id;
 use shared::{ApiError, App};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -16,8 +18,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 }
 
 fn unrouted_error(key_app_id: &str, method: &str, path: &str) -> ApiError {
-    let known = KNOWN_PATHS.iter().find_map(|(shape, methods)| shape.match_path(path).map(|ids| (ids, *methods)));
-    let Some((ids, methods)) = known else {
+    let Some((ids, methods)) = routes::known_path(path) else {
         return ApiError::not_found();
     };
     let ids_valid =

@@ -1,19 +1,13 @@
 //! `POST /apps/{appId}/webhooks/{webhookId}/rotate-secret`: a new signing secret, returned only here;
 //! the old one keeps signing for `gracePeriodSeconds` (default 0).
 
+use shared::http::routes;
 use shared::lambda_http::{Body, Request, Response};
 use shared::model::{RotatedSecret, Rotation};
-use shared::{App, BodyRule, PathShape, Reply, Route, Scope};
-
-pub const ROUTE: Route = Route {
-    path: PathShape::WebhookAction("rotate-secret"),
-    methods: &["POST"],
-    scope: Scope::Write,
-    body: BodyRule::Optional,
-};
+use shared::{App, Reply};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    app.respond(&ROUTE, req, |call| async move {
+    app.respond(&routes::ROTATE_SECRET, req, |call| async move {
         let rotation = Rotation::from_body(&call.body)?;
         let secret = app.store.rotate_secret(&call.app_id, call.webhook(), rotation).await?;
         Reply::data(200, &RotatedSecret { secret })

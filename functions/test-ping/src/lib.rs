@@ -1,23 +1,21 @@
 //! `POST /apps/{appId}/webhooks/{webhookId}/test-ping`: sends a signed `webhook.test` event now and
 //! answers with the delivery record (200 whether or not the receiver accepted it).
 
-use shared::delivery::send_test_ping;
+use shared::delivery::{self, Message};
+use shared::http::routes;
 use shared::lambda_http::{Body, Request, Response};
+use shared::time::now_millis;
+use shared::uuid::Uuid;
 use shared::validate::reject_unknown_fields;
-use shared::{App, BodyRule, PathShape, Reply, Route, Scope};
-
-pub const ROUTE: Route = Route {
-    path: PathShape::WebhookAction("test-ping"),
-    methods: &["POST"],
-    scope: Scope::Write,
-    body: BodyRule::Optional,
-};
+use shared::{App, Reply};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    app.respond(&ROUTE, req, |call| async move {
+    app.respond(&routes::TEST_PING, req, |call| async move {
         reject_unknown_fields(&call.body, &[])?;
         let target = app.store.delivery_target(&call.app_id, call.webhook()).await?;
-        let delivery = send_test_ping(app.deliverer()?, &target, &call.app_id, call.webhook()).await?;
+        let (id, now) = (Uuid::now_v7(), now_millis());
+        let ping = Message::test_ping(id, &call.app_id, call.webhook(), now);
+        let delivery = delivery::deliver(app.deliverer()?, &target, &ping, id, now).await?;
         app.store.record_delivery(&call.app_id, call.webhook(), &delivery).await?;
         Reply::data(200, &delivery)
     })

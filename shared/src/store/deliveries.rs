@@ -6,10 +6,10 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use uuid::Uuid;
 
-use super::endpoints::{build_error, webhook_sk};
-use super::{app_pk, get_n, get_s, key_of, n, s, sdk_error, Item, Page, Store};
+use super::endpoints::webhook_sk;
+use super::error::{build_error, sdk_error};
+use super::{app_pk, get_n, get_s, key_of, n, opt_s, s, Item, Page, Store, StoreError};
 use crate::cursor::ListId;
-use crate::error::ApiError;
 use crate::model::{Delivery, DeliveryStatus};
 use crate::time::now_millis;
 
@@ -43,27 +43,27 @@ fn delivery_item(app_id: &str, sk: String, d: &Delivery, expires_at: u64) -> Ite
     item
 }
 
-fn delivery_from_item(item: &Item) -> Result<Delivery, ApiError> {
+fn delivery_from_item(item: &Item) -> Result<Delivery, StoreError> {
     let status = match get_s(item, "status")?.as_str() {
         "succeeded" => DeliveryStatus::Succeeded,
         _ => DeliveryStatus::Failed,
     };
-    let optional_s = |name: &str| item.get(name).and_then(|v| v.as_s().ok().cloned());
     Ok(Delivery {
         id: get_s(item, "id")?,
         webhook_id: get_s(item, "webhookId")?,
         event_type: get_s(item, "eventType")?,
         status,
         response_status: item.get("responseStatus").and_then(|v| v.as_n().ok()?.parse().ok()),
-        response_body: optional_s("responseBody"),
-        error: optional_s("error"),
+        response_body: opt_s(item, "responseBody"),
+        error: opt_s(item, "error"),
         duration_ms: get_n(item, "durationMs")?,
         attempted_at: get_s(item, "attemptedAt")?,
     })
 }
 
 impl Store {
-    pub async fn record_delivery(&self, app_id: &str, webhook_id: Uuid, delivery: &Delivery) -> Result<(), ApiError> {
+    /// Writes the record under the endpoint's history and under its status, in one transaction.
+    pub async fn record_delivery(&self, app_id: &str, webhook_id: Uuid, delivery: &Delivery) -> Result<(), StoreError> {
         let expires_at = now_millis() / 1000 + DELIVERY_TTL_SECONDS;
         let id = &delivery.id;
         let sks = [
@@ -83,7 +83,8 @@ impl Store {
         Ok(())
     }
 
-    /// One page of an endpoint's deliveries, newest first; 404 when the endpoint does not exist.
+    /// One page of an endpoint's deliveries, newest first; `NotFound` when the endpoint does not
+    /// exist, `InvalidCursor` for a cursor of another list.
     pub async fn list_deliveries(
         &self,
         app_id: &str,
@@ -91,10 +92,9 @@ impl Store {
         status: Option<DeliveryStatus>,
         limit: u32,
         cursor: Option<&str>,
-    ) -> Result<Page<Delivery>, ApiError> {
+    ) -> Result<Page<Delivery>, StoreError> {
         let list = ListId::Deliveries { app_id, webhook_id, status: status.map(DeliveryStatus::as_str) };
-        let key = self.cursor_key().await?;
-        let start = cursor.map(|c| key.decode(list, c)).transpose()?;
+        let pager = self.pager(list, cursor).await?;
         let prefix = list_prefix(webhook_id, status);
         let pk = app_pk(app_id);
         let exists = self
@@ -116,26 +116,23 @@ impl Store {
             .expression_attribute_values(":now", AttributeValue::N((now_millis() / 1000).to_string()))
             .scan_index_forward(false)
             .limit(limit as i32)
-            .set_exclusive_start_key(start.map(|id| key_of(pk.clone(), format!("{prefix}{id}"))))
+            .set_exclusive_start_key(pager.start.map(|id| key_of(pk.clone(), format!("{prefix}{id}"))))
             .send();
         // Both in flight at once: one round trip of latency.
         let (exists, page) = tokio::join!(exists, page);
         if exists.map_err(|e| sdk_error("GetItem endpoint", e))?.item.is_none() {
-            return Err(ApiError::not_found());
+            return Err(StoreError::NotFound);
         }
         let out = page.map_err(|e| sdk_error("Query deliveries", e))?;
         let items = out.items().iter().map(delivery_from_item).collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = match out.last_evaluated_key() {
+        let last = match out.last_evaluated_key() {
             Some(last) => {
                 let sk = get_s(last, "sk")?;
-                let id = sk
-                    .strip_prefix(&prefix)
-                    .and_then(|id| Uuid::parse_str(id).ok())
-                    .ok_or_else(|| ApiError::internal().with_detail("delivery key without an id"))?;
-                Some(key.encode(list, id))
+                let id = sk.strip_prefix(&prefix).and_then(|id| Uuid::parse_str(id).ok());
+                Some(id.ok_or_else(|| StoreError::Other("delivery key without an id".into()))?)
             }
             None => None,
         };
-        Ok(Page { items, next_cursor })
+        Ok(pager.finish(items, last))
     }
 }

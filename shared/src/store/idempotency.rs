@@ -7,10 +7,9 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-use super::{app_pk, get_n, get_s, is_conditional_failure, key_of, n, s, sdk_error, Item, Store};
-use crate::error::ApiError;
+use super::error::{is_conditional_failure, sdk_error};
+use super::{app_pk, get_n, get_s, key_of, n, s, Item, Store, StoreError};
 use crate::secrets::random_bytes;
-use crate::validate::hex;
 
 pub const IDEMPOTENCY_TTL_SECONDS: u64 = 24 * 60 * 60;
 
@@ -46,8 +45,8 @@ impl Store {
         fingerprint: &str,
         now_ms: u64,
         locked_until_ms: u64,
-    ) -> Result<Claim, ApiError> {
-        let token = hex(&random_bytes::<16>()?);
+    ) -> Result<Claim, StoreError> {
+        let token = hex::encode(random_bytes::<16>()?);
         let mut item = idem_key(app_id, key);
         item.insert("fingerprint".into(), s(fingerprint));
         item.insert("state".into(), s("running"));
@@ -87,7 +86,7 @@ impl Store {
             None => self
                 .read_idempotency(app_id, key)
                 .await?
-                .ok_or_else(|| ApiError::service_unavailable().with_detail("idempotency record vanished"))?,
+                .ok_or_else(|| StoreError::Unavailable("idempotency record vanished".into()))?,
         };
         if get_s(&existing, "fingerprint")? != fingerprint {
             return Ok(Claim::Mismatch);
@@ -105,13 +104,13 @@ impl Store {
             _ => Vec::new(),
         };
         Ok(Claim::Replay(StoredResponse {
-            status: u16::try_from(get_n(&existing, "status")?).map_err(|_| ApiError::internal())?,
+            status: u16::try_from(get_n(&existing, "status")?).map_err(|_| super::error::corrupt("status"))?,
             headers,
             body: get_s(&existing, "body")?,
         }))
     }
 
-    async fn read_idempotency(&self, app_id: &str, key: &str) -> Result<Option<Item>, ApiError> {
+    async fn read_idempotency(&self, app_id: &str, key: &str) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -131,7 +130,7 @@ impl Store {
         key: &str,
         token: &str,
         response: &StoredResponse,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         let headers: HashMap<String, AttributeValue> =
             response.headers.iter().map(|(k, v)| (k.clone(), s(v))).collect();
         let result = self
@@ -160,7 +159,7 @@ impl Store {
     }
 
     /// Frees the key so that a retry runs again (after a 5xx).
-    pub async fn release_idempotency(&self, app_id: &str, key: &str, token: &str) -> Result<(), ApiError> {
+    pub async fn release_idempotency(&self, app_id: &str, key: &str, token: &str) -> Result<(), StoreError> {
         let result = self
             .client
             .delete_item()

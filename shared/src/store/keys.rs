@@ -2,10 +2,12 @@
 //! (SS), `createdAt`, `revokedAt` once revoked. Keys issued by the CLI also get an index item under
 //! their app (`APIKEY#{hash}`) so that an app's keys can be listed without a scan.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
-use super::{app_pk, get_s, key_of, s, sdk_error, Store};
-use crate::error::ApiError;
+use super::error::{build_error, failed_conditions, sdk_error};
+use super::{app_pk, get_s, key_of, opt_s, s, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRecord {
@@ -24,7 +26,7 @@ fn index_sk(hash: &str) -> String {
     format!("APIKEY#{hash}")
 }
 
-fn record_from_item(hash: &str, item: &super::Item) -> Result<ApiKeyRecord, ApiError> {
+fn record_from_item(hash: &str, item: &super::Item) -> Result<ApiKeyRecord, StoreError> {
     let scopes = match item.get("scopes") {
         Some(AttributeValue::Ss(set)) => set.clone(),
         _ => Vec::new(),
@@ -34,16 +36,12 @@ fn record_from_item(hash: &str, item: &super::Item) -> Result<ApiKeyRecord, ApiE
         app_id: get_s(item, "appId")?,
         scopes,
         created_at: get_s(item, "createdAt").unwrap_or_default(),
-        revoked_at: item.get("revokedAt").and_then(|v| v.as_s().ok().cloned()),
+        revoked_at: opt_s(item, "revokedAt"),
     })
 }
 
-fn build_error(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal().with_detail(format!("request build: {e}"))
-}
-
 impl Store {
-    pub async fn api_key(&self, hash: &str) -> Result<Option<ApiKeyRecord>, ApiError> {
+    pub async fn api_key(&self, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -57,7 +55,7 @@ impl Store {
     }
 
     /// Writes a new key item and its app index item together.
-    pub async fn put_api_key(&self, record: &ApiKeyRecord) -> Result<(), ApiError> {
+    pub async fn put_api_key(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
         let mut item = key_of(key_pk(&record.hash), "KEY");
         item.insert("appId".into(), s(&record.app_id));
         item.insert("scopes".into(), AttributeValue::Ss(record.scopes.clone()));
@@ -66,27 +64,14 @@ impl Store {
         index.insert("keyHash".into(), s(&record.hash));
         index.insert("scopes".into(), AttributeValue::Ss(record.scopes.clone()));
         index.insert("createdAt".into(), s(&record.created_at));
-        let put = |item| {
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map(|p| TransactWriteItem::builder().put(p).build())
-                .map_err(build_error)
-        };
-        self.client
-            .transact_write_items()
-            .transact_items(put(item)?)
-            .transact_items(put(index)?)
-            .send()
-            .await
-            .map_err(|e| sdk_error("TransactWriteItems api key", e))?;
-        Ok(())
+        match self.transact(vec![self.put_new(item)?, self.put_new(index)?], "TransactWriteItems api key").await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::Other("TransactWriteItems api key: the key exists".into())),
+        }
     }
 
     /// The keys issued for an app by the CLI, newest state of each.
-    pub async fn list_api_keys(&self, app_id: &str) -> Result<Vec<ApiKeyRecord>, ApiError> {
+    pub async fn list_api_keys(&self, app_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let mut records = Vec::new();
         let mut start = None;
         loop {
@@ -107,7 +92,7 @@ impl Store {
                     with_app.insert("appId".into(), s(app_id));
                     with_app
                 })?;
-                record.revoked_at = item.get("revokedAt").and_then(|v| v.as_s().ok().cloned());
+                record.revoked_at = opt_s(item, "revokedAt");
                 records.push(record);
             }
             start = out.last_evaluated_key;
@@ -119,7 +104,7 @@ impl Store {
 
     /// Marks a key revoked (and its index item, where there is one). `Ok(false)`: no such key for
     /// this app.
-    pub async fn revoke_api_key(&self, app_id: &str, hash: &str, revoked_at: &str) -> Result<bool, ApiError> {
+    pub async fn revoke_api_key(&self, app_id: &str, hash: &str, revoked_at: &str) -> Result<bool, StoreError> {
         let update = |key, condition: &str| {
             Update::builder()
                 .table_name(&self.table)
@@ -153,7 +138,12 @@ impl Store {
         }
         match tx.send().await {
             Ok(_) => Ok(true),
-            Err(e) if format!("{e:?}").contains("ConditionalCheckFailed") => Ok(false),
+            Err(SdkError::ServiceError(ctx))
+                if matches!(ctx.err(), TransactWriteItemsError::TransactionCanceledException(e)
+                    if failed_conditions(e.cancellation_reasons()).contains(&true)) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(sdk_error("TransactWriteItems revoke", e)),
         }
     }

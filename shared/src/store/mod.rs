@@ -12,11 +12,18 @@
 //! | API key index (for listing) | `APP#{appId}` | `APIKEY#{sha256 hex of key}` |
 //! | cursor MAC key | `CONFIG` | `CURSOR_KEY` |
 
+//!
+//! The store speaks DynamoDB and its own `StoreError`, never HTTP: it neither writes a caller's
+//! sentence nor picks a status code.
+
 mod deliveries;
 mod endpoints;
+mod error;
 mod idempotency;
 mod keys;
+mod page;
 mod secrets;
+mod write;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -24,21 +31,20 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use tokio::sync::OnceCell;
 
 use crate::cursor::CursorKey;
-use crate::error::ApiError;
 use crate::secrets::random_bytes;
 use crate::trust::{ExtraRoots, AMAZON_TRUST_SERVICES_ROOTS_PEM};
+use error::{corrupt, sdk_error};
 
 pub use deliveries::DELIVERY_TTL_SECONDS;
-pub use endpoints::Page;
-pub use idempotency::{Claim, StoredResponse};
+pub use error::{Conflict, StoreError};
+pub use idempotency::{Claim, StoredResponse, IDEMPOTENCY_TTL_SECONDS};
 pub use keys::ApiKeyRecord;
-pub use secrets::DeliveryTarget;
+pub use page::Page;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -98,7 +104,7 @@ impl Store {
     }
 
     /// The deployment's cursor MAC key: read once per container, created by whoever needs it first.
-    pub async fn cursor_key(&self) -> Result<&CursorKey, ApiError> {
+    pub async fn cursor_key(&self) -> Result<&CursorKey, StoreError> {
         self.cursor_key.get_or_try_init(|| self.load_or_create_cursor_key()).await
     }
 
@@ -116,7 +122,7 @@ impl Store {
         }
     }
 
-    async fn load_or_create_cursor_key(&self) -> Result<CursorKey, ApiError> {
+    async fn load_or_create_cursor_key(&self) -> Result<CursorKey, StoreError> {
         let key = key_of("CONFIG", "CURSOR_KEY");
         let read = || async {
             let out = self
@@ -128,7 +134,7 @@ impl Store {
                 .send()
                 .await
                 .map_err(|e| sdk_error("GetItem cursor key", e))?;
-            Ok::<_, ApiError>(out.item.and_then(|item| match item.get("key") {
+            Ok::<_, StoreError>(out.item.and_then(|item| match item.get("key") {
                 Some(AttributeValue::B(b)) => <[u8; 32]>::try_from(b.as_ref()).ok().map(CursorKey::new),
                 _ => None,
             }))
@@ -139,22 +145,11 @@ impl Store {
         let fresh = random_bytes::<32>()?;
         let mut item = key.clone();
         item.insert("key".into(), AttributeValue::B(fresh.to_vec().into()));
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(CursorKey::new(fresh)),
-            // Another container created it first: use theirs.
-            Err(e) if is_conditional_failure(&e) => {
-                read().await?.ok_or_else(|| ApiError::internal().with_detail("cursor key vanished"))
-            }
-            Err(e) => Err(sdk_error("PutItem cursor key", e)),
+        if self.put_if_absent(item, "PutItem cursor key").await? {
+            return Ok(CursorKey::new(fresh));
         }
+        // Another container created it first: use theirs.
+        read().await?.ok_or_else(|| StoreError::Other("cursor key vanished".into()))
     }
 }
 
@@ -174,81 +169,21 @@ pub(crate) fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-pub(crate) fn get_s(item: &Item, name: &str) -> Result<String, ApiError> {
+pub(crate) fn get_s(item: &Item, name: &str) -> Result<String, StoreError> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v.clone()),
         _ => Err(corrupt(name)),
     }
 }
 
-pub(crate) fn get_n(item: &Item, name: &str) -> Result<u64, ApiError> {
+pub(crate) fn get_n(item: &Item, name: &str) -> Result<u64, StoreError> {
     match item.get(name) {
         Some(AttributeValue::N(v)) => v.parse().map_err(|_| corrupt(name)),
         _ => Err(corrupt(name)),
     }
 }
 
-fn corrupt(attribute: &str) -> ApiError {
-    ApiError::internal().with_detail(format!("stored item has a missing or malformed `{attribute}`"))
-}
-
-/// Maps an SDK failure by kind: throttling, timeouts and unreachable service are 503 with
-/// `Retry-After`; everything else is 500. The SDK's words go to the log line only.
-pub(crate) fn sdk_error<E, R>(operation: &str, err: SdkError<E, R>) -> ApiError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let (transient, detail) = match &err {
-        SdkError::ServiceError(ctx) => {
-            let code = ctx.err().code().unwrap_or("unknown");
-            (
-                is_transient_code(code),
-                format!("{operation}: service error {code}: {}", ctx.err().message().unwrap_or("")),
-            )
-        }
-        SdkError::TimeoutError(_) => (true, format!("{operation}: timed out")),
-        SdkError::DispatchFailure(f) => (true, format!("{operation}: dispatch failure: {f:?}")),
-        SdkError::ResponseError(_) => (true, format!("{operation}: unreadable response")),
-        other => (false, format!("{operation}: {other}")),
-    };
-    let base = if transient { ApiError::service_unavailable() } else { ApiError::internal() };
-    base.with_detail(detail)
-}
-
-pub(crate) fn is_transient_code(code: &str) -> bool {
-    matches!(
-        code,
-        "ProvisionedThroughputExceededException"
-            | "ThrottlingException"
-            | "Throttling"
-            | "RequestLimitExceeded"
-            | "InternalServerError"
-            | "ServiceUnavailable"
-            | "TransactionInProgressException"
-    )
-}
-
-pub(crate) fn is_conditional_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    matches!(err, SdkError::ServiceError(ctx) if ctx.err().code() == Some("ConditionalCheckFailedException"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn throttling_and_outages_are_transient_other_codes_are_not() {
-        for code in [
-            "ProvisionedThroughputExceededException",
-            "ThrottlingException",
-            "RequestLimitExceeded",
-            "InternalServerError",
-        ] {
-            assert!(is_transient_code(code), "{code}");
-        }
-        for code in ["ValidationException", "ResourceNotFoundException", "AccessDeniedException", "unknown"] {
-            assert!(!is_transient_code(code), "{code}");
-        }
-    }
+/// An optional string attribute (absent, or of another type, is `None`).
+pub(crate) fn opt_s(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok().cloned())
 }

@@ -5,23 +5,16 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use uuid::Uuid;
 
 use super::endpoints::webhook_sk;
-use super::{app_pk, get_s, is_conditional_failure, key_of, n, s, sdk_error, Item, Store};
-use crate::error::ApiError;
-use crate::model::{Rotation, MAX_RETIRED_SECRETS};
-use crate::secrets::{new_signing_secret, random_bytes};
+use super::error::{is_conditional_failure, sdk_error};
+use super::write::{optimistic, Step};
+use super::{app_pk, get_s, key_of, n, s, Conflict, Item, Store, StoreError};
+use crate::model::{DeliveryTarget, Rotation, MAX_RETIRED_SECRETS};
+use crate::secrets::new_signing_secret;
 use crate::time::now_millis;
 
 /// Rotations racing: a loser re-reads and applies its rotation on top, up to this many times, after
 /// a short random pause so that racers spread out.
 const MAX_ATTEMPTS: usize = 8;
-
-/// What a delivery needs of an endpoint.
-#[derive(Debug, Clone)]
-pub struct DeliveryTarget {
-    pub url: String,
-    /// Every secret that signs now: the current one first, then unexpired retired ones.
-    pub secrets: Vec<String>,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 struct Retired {
@@ -54,38 +47,38 @@ fn retired_value(retired: &[Retired]) -> AttributeValue {
 
 /// The retired list after retiring `current` for `grace` seconds at `now`: expired entries
 /// dropped; `Err` when more than the limit would be unexpired.
-fn retire(current: &str, mut retired: Vec<Retired>, rotation: Rotation, now_ms: u64) -> Result<Vec<Retired>, ApiError> {
+fn retire(current: &str, mut retired: Vec<Retired>, rotation: Rotation, now_ms: u64) -> Result<Vec<Retired>, Conflict> {
     retired.retain(|r| r.expires_at_ms > now_ms);
     if rotation.grace_period_seconds > 0 {
         retired
             .push(Retired { secret: current.to_owned(), expires_at_ms: now_ms + rotation.grace_period_seconds * 1000 });
     }
     if retired.len() > MAX_RETIRED_SECRETS {
-        return Err(ApiError::quota_exceeded(format!(
-            "This endpoint already has {MAX_RETIRED_SECRETS} retired secrets still in their grace period; \
-             rotate without a grace period or wait for one to expire."
-        )));
+        return Err(Conflict::RetiredSecrets { max: MAX_RETIRED_SECRETS });
     }
     Ok(retired)
 }
 
 impl Store {
     /// The endpoint's URL and every secret that signs now.
-    pub async fn delivery_target(&self, app_id: &str, id: Uuid) -> Result<DeliveryTarget, ApiError> {
+    /// `NotFound` if the endpoint does not exist.
+    pub async fn delivery_target(&self, app_id: &str, id: Uuid) -> Result<DeliveryTarget, StoreError> {
         let item = self.endpoint_item(app_id, id).await?;
         let now = now_millis();
         let mut secrets = vec![get_s(&item, "secret")?];
         secrets.extend(retired_from_item(&item).into_iter().filter(|r| r.expires_at_ms > now).map(|r| r.secret));
-        Ok(DeliveryTarget { url: get_s(&item, "url")?, secrets })
+        Ok(DeliveryTarget { webhook_id: id, url: get_s(&item, "url")?, secrets })
     }
 
     /// Replaces the current secret; one conditional write on the secret read, so two racing
     /// rotations both land (one after the other) and neither loses a secret.
-    pub async fn rotate_secret(&self, app_id: &str, id: Uuid, rotation: Rotation) -> Result<String, ApiError> {
-        for _ in 0..MAX_ATTEMPTS {
+    /// Errors: `NotFound`, `Conflict(RetiredSecrets)`, `Unavailable` after too many races.
+    pub async fn rotate_secret(&self, app_id: &str, id: Uuid, rotation: Rotation) -> Result<String, StoreError> {
+        optimistic("rotate secret", MAX_ATTEMPTS, || async {
             let item = self.endpoint_item(app_id, id).await?;
             let current = get_s(&item, "secret")?;
-            let retired = retire(&current, retired_from_item(&item), rotation, now_millis())?;
+            let retired =
+                retire(&current, retired_from_item(&item), rotation, now_millis()).map_err(StoreError::Conflict)?;
             let fresh = new_signing_secret()?;
             let result = self
                 .client
@@ -100,16 +93,13 @@ impl Store {
                 .send()
                 .await;
             match result {
-                Ok(_) => return Ok(fresh),
+                Ok(_) => Ok(Step::Done(fresh)),
                 // Rotated (or deleted) since the read: read again.
-                Err(e) if is_conditional_failure(&e) => {
-                    let pause = 5 + u64::from(random_bytes::<1>()?[0]) % 40;
-                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                }
-                Err(e) => return Err(sdk_error("UpdateItem rotate secret", e)),
+                Err(e) if is_conditional_failure(&e) => Ok(Step::Retry),
+                Err(e) => Err(sdk_error("UpdateItem rotate secret", e)),
             }
-        }
-        Err(ApiError::service_unavailable().with_detail("rotate secret: too many concurrent rotations"))
+        })
+        .await
     }
 }
 
@@ -137,7 +127,7 @@ mod tests {
         let grace = Rotation { grace_period_seconds: 1 };
         let ten = retire("cur", nine.clone(), grace, now).unwrap();
         assert_eq!(ten.len(), 10);
-        assert_eq!(retire("next", ten.clone(), grace, now).unwrap_err().code, "quota_exceeded");
+        assert_eq!(retire("next", ten.clone(), grace, now).unwrap_err(), Conflict::RetiredSecrets { max: 10 });
         assert_eq!(retire("next", ten.clone(), Rotation::default(), now).unwrap().len(), 10, "no grace: allowed");
         assert_eq!(retire("next", ten, grace, now + 1000).unwrap().len(), 1, "after expiry: only the new one");
     }

@@ -1,125 +1,79 @@
-//! Every input rule of the contract, in one place. Pure functions over parsed JSON, except the
-//! resolve-time URL check, which asks the system resolver.
+//! Every input rule of the contract, in one place: pure functions over parsed JSON and header
+//! values, answering with the contract's 400-family errors. The URL and address rule itself lives
+//! in `crate::url` (the delivery client applies it too); `webhook_url` here turns its reasons into
+//! `invalid_url`.
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
-use url::{Host, Url};
+use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::net_policy::{blocked_name_reason, AddressPolicy};
+use crate::url::{self as url_rule, AddressPolicy, WebhookUrl};
 
-pub const MAX_URL_CHARS: usize = 2083;
+pub use crate::url::MAX_URL_CHARS;
 pub const MAX_EVENTS: usize = 100;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 pub const MAX_METADATA_KEYS: usize = 50;
 pub const MAX_METADATA_KEY_CHARS: usize = 40;
 pub const MAX_METADATA_VALUE_CHARS: usize = 500;
+/// Request bodies: at most 64 KiB (contract, "Input rules"; 413 above).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// `?limit=` when absent (contract, "Pagination").
+pub const DEFAULT_PAGE_LIMIT: u32 = 20;
+/// The largest `?limit=` (contract, "Pagination").
+pub const MAX_PAGE_LIMIT: u32 = 100;
+/// The longest `Idempotency-Key` (contract, "Idempotency").
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 
-/// A URL that passed every rule that needs no network.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookUrl {
-    /// Exactly as sent; this is what the API returns.
-    pub url: String,
-    /// The comparison form: scheme and host lower-case, no trailing dot, no `:443`.
-    pub normalized: String,
-    /// The host to resolve, or `None` for an IP literal (already checked).
-    pub domain: Option<String>,
-    pub port: u16,
+/// The contract's `appId` pattern: 1–64 of `[A-Za-z0-9_-]`, starting with a letter or digit.
+pub fn is_valid_app_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    (1..=64).contains(&bytes.len())
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
 }
 
-impl WebhookUrl {
-    /// A fixed-length key for the uniqueness marker (URLs may be longer than a sort key allows).
-    pub fn uniqueness_key(&self) -> String {
-        hex(&Sha256::digest(self.normalized.as_bytes()))
+/// A `webhookId`: a hyphenated version-7 UUID (either case).
+pub fn parse_webhook_id(id: &str) -> Option<Uuid> {
+    if id.len() != 36 {
+        return None;
+    }
+    Uuid::try_parse(id).ok().filter(|u| u.get_version_num() == 7)
+}
+
+/// `?limit=`: absent is 20; otherwise a whole number from 1 to 100, else 400 `invalid_field`.
+pub fn page_limit(raw: Option<&str>) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(DEFAULT_PAGE_LIMIT),
+        Some(raw) => raw.parse::<u32>().ok().filter(|l| (1..=MAX_PAGE_LIMIT).contains(l)).ok_or_else(|| {
+            ApiError::invalid_field("limit", format!("`limit` must be a whole number from 1 to {MAX_PAGE_LIMIT}."))
+        }),
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// An `Idempotency-Key` header value: 1–255 printable ASCII characters, else 400 `invalid_field`
+/// with `field: "Idempotency-Key"`.
+pub fn idempotency_key(value: &[u8]) -> Result<&str, ApiError> {
+    let printable = value.iter().all(|b| (0x20..=0x7e).contains(b));
+    match std::str::from_utf8(value) {
+        Ok(key) if printable && (1..=MAX_IDEMPOTENCY_KEY_BYTES).contains(&value.len()) => Ok(key),
+        _ => Err(ApiError::invalid_field(
+            "Idempotency-Key",
+            "`Idempotency-Key` must be 1 to 255 printable ASCII characters.",
+        )),
+    }
 }
 
-/// The syntactic URL rules and the IP-literal and name rules.
+/// The syntactic URL rules and the IP-literal and name rules (`crate::url::parse`), as
+/// 400 `invalid_url`.
 pub fn parse_webhook_url(raw: &str, policy: &AddressPolicy) -> Result<WebhookUrl, ApiError> {
-    if raw.chars().count() > MAX_URL_CHARS {
-        return Err(ApiError::invalid_url(format_args!("it is longer than {MAX_URL_CHARS} characters")));
-    }
-    // The URL parser silently strips tabs, newlines and edge spaces; refuse them instead so that
-    // what is stored is what will be called.
-    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(ApiError::invalid_url("it contains whitespace or control characters"));
-    }
-    let scheme_ok = raw.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"));
-    if !scheme_ok {
-        return Err(ApiError::invalid_url("it must be an absolute URL starting with https://"));
-    }
-    if raw.contains('#') {
-        return Err(ApiError::invalid_url("it must not have a fragment (#...)"));
-    }
-    // The authority ends at the first '/', '?' or '\' (the parser treats '\' as '/' for https).
-    let authority = raw[8..].split(['/', '?', '\\']).next().unwrap_or("");
-    if authority.contains('@') {
-        return Err(ApiError::invalid_url("it must not contain a user name or password"));
-    }
-    let url = Url::parse(raw).map_err(|e| ApiError::invalid_url(format_args!("it cannot be parsed ({e})")))?;
-    let port = url.port_or_known_default().unwrap_or(443);
-    let (host_text, domain) = match url.host() {
-        None => return Err(ApiError::invalid_url("it has no host")),
-        Some(Host::Ipv4(ip)) => {
-            refuse_address(policy, IpAddr::V4(ip))?;
-            (ip.to_string(), None)
-        }
-        Some(Host::Ipv6(ip)) => {
-            refuse_address(policy, IpAddr::V6(ip))?;
-            (format!("[{ip}]"), None)
-        }
-        Some(Host::Domain(name)) => {
-            let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
-            if name.is_empty() {
-                return Err(ApiError::invalid_url("it has no host"));
-            }
-            if let Some(reason) = blocked_name_reason(&name) {
-                return Err(ApiError::invalid_url(reason));
-            }
-            (name.clone(), Some(name))
-        }
-    };
-    let mut normalized = format!("https://{host_text}");
-    if let Some(p) = url.port() {
-        normalized.push_str(&format!(":{p}"));
-    }
-    normalized.push_str(url.path());
-    if let Some(q) = url.query() {
-        normalized.push('?');
-        normalized.push_str(q);
-    }
-    Ok(WebhookUrl { url: raw.to_owned(), normalized, domain, port })
+    url_rule::parse(raw, policy).map_err(ApiError::invalid_url)
 }
 
-fn refuse_address(policy: &AddressPolicy, ip: IpAddr) -> Result<(), ApiError> {
-    match policy.refuse(ip) {
-        Some(reason) => Err(ApiError::invalid_url(format_args!("the host is {reason}"))),
-        None => Ok(()),
-    }
-}
-
-/// The resolve-time rule: a name that resolves now to any refused address is refused. A name that
-/// does not resolve is accepted; every delivery checks again.
+/// The resolve-time rule (`crate::url::check_resolved_addresses`), as 400 `invalid_url`.
 pub async fn check_resolved_addresses(url: &WebhookUrl, policy: &AddressPolicy) -> Result<(), ApiError> {
-    let Some(domain) = &url.domain else {
-        return Ok(());
-    };
-    let Ok(addresses) = tokio::net::lookup_host((domain.as_str(), url.port)).await else {
-        return Ok(());
-    };
-    for address in addresses {
-        if let Some(reason) = policy.refuse(address.ip()) {
-            return Err(ApiError::invalid_url(format_args!("the host resolves to {reason}")));
-        }
-    }
-    Ok(())
+    url_rule::check_resolved_addresses(url, policy).await.map_err(ApiError::invalid_url)
 }
 
 /// The deployment's event catalogue (`EVENT_TYPES`).

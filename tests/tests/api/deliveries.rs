@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use integration_tests::shared::delivery::Timeouts;
+
 use integration_tests::receiver::{Behaviour, LoopbackCa, Receiver};
 use integration_tests::serde_json::{json, Value};
 use integration_tests::{send, Answer, Client, Req, World};
@@ -119,7 +121,9 @@ async fn every_failure_is_a_failed_delivery_with_a_reason_and_the_call_still_ans
 
     receiver.set(Behaviour::Slow(Duration::from_secs(3)));
     let impatient = Client {
-        app: world.container().with_delivery_timeouts(Duration::from_secs(1), Duration::from_secs(1)),
+        app: world
+            .container()
+            .with_delivery_timeouts(Timeouts { connect: Duration::from_secs(1), total: Duration::from_secs(1) }),
         ..client_clone(&world, &client)
     };
     let d = failed(&ping(&impatient, &id).await, "within 1 s");

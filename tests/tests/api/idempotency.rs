@@ -71,7 +71,7 @@ async fn a_retry_while_the_first_runs_is_409_and_a_5xx_releases_the_key() {
     let key = world.key("acme", &["webhooks:manage"]).await;
     let app: &'static App = Box::leak(Box::new(world.container()));
     let req = create(&key, "slow", "https://hooks.example.com/a");
-    let route = create_webhook::ROUTE;
+    let route = shared::http::routes::CREATE_WEBHOOK;
 
     // The first attempt holds the key until told to finish.
     let started = Arc::new(Notify::new());

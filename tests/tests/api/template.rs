@@ -7,22 +7,23 @@ use integration_tests::round_trips::CallLog;
 use integration_tests::serde_json::json;
 use integration_tests::template::{load_yaml, package_name, template_functions};
 use integration_tests::{send, Client, Req, World};
-use shared::pipeline::KNOWN_PATHS;
+use shared::http::routes::ROUTES;
 use shared::App;
 
 #[test]
 fn every_route_is_deployed_to_the_binary_that_serves_it() {
     let template = load_yaml("template.yaml");
     let functions = template_functions(&template);
-    // The routes of the contract (shared's KNOWN_PATHS), each served by the function whose ROUTE says so.
+    // The routes of the contract (shared's route table), each served by the function it names.
     let mut expected = BTreeSet::new();
-    for (shape, methods) in KNOWN_PATHS {
-        for method in methods {
+    for route in ROUTES {
+        let shape = route.path;
+        for method in route.methods {
             let dir = local_api::function_for(
                 method,
                 &shape.template_path().replace("{appId}", "a").replace("{webhookId}", "w"),
             );
-            assert_ne!(dir, "fallback", "{method} {} has no function", shape.template_path());
+            assert_eq!(dir, route.name, "{method} {} is routed locally to its function", shape.template_path());
             expected.insert((dir.to_owned(), method.to_string(), shape.template_path()));
         }
     }

@@ -14,8 +14,8 @@ use loopback_ca::LoopbackCa;
 use runtime_api::RuntimeApi;
 use serde_json::{json, Value};
 use shared::model::NewEndpoint;
-use shared::net_policy::AddressPolicy;
 use shared::store::{dynamodb_client, Store};
+use shared::url::AddressPolicy;
 use shared::validate::parse_webhook_url;
 use webhook_keys::{FIXTURE_APP as APP, FIXTURE_WEBHOOK_ID};
 
@@ -224,7 +224,7 @@ async fn setup(table: &str, deletable_count: usize) -> Result<(String, Vec<Strin
     let store = Store::new(client, table);
     webhook_keys::install_fixture_key(&store).await?;
     // A deployed table has had its first list long ago: its cursor key exists.
-    store.cursor_key().await.map_err(|e| e.message)?;
+    store.cursor_key().await.map_err(|e| e.to_string())?;
     let loopback = AddressPolicy::from_allow_list("127.0.0.0/8")?;
     let new = |url: &str| -> Result<NewEndpoint, String> {
         Ok(NewEndpoint {
@@ -235,11 +235,11 @@ async fn setup(table: &str, deletable_count: usize) -> Result<(String, Vec<Strin
             metadata: Default::default(),
         })
     };
-    let target = store.create_endpoint(APP, &new(PING_URL)?, u32::MAX).await.map_err(|e| e.message)?.endpoint.id;
+    let target = store.create_endpoint(APP, &new(PING_URL)?, u32::MAX).await.map_err(|e| e.to_string())?.endpoint.id;
     let mut deletable = Vec::with_capacity(deletable_count);
     for i in 0..deletable_count {
         let created = store.create_endpoint(APP, &new(&format!("https://93.184.215.14/delete/{i}"))?, u32::MAX).await;
-        deletable.push(created.map_err(|e| e.message)?.endpoint.id);
+        deletable.push(created.map_err(|e| e.to_string())?.endpoint.id);
     }
     Ok((target, deletable))
 }

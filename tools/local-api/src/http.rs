@@ -186,7 +186,7 @@ mod tests {
         assert_eq!(req.uri().query(), Some("limit=5&cursor=abc"));
         assert_eq!(req.headers()["accept"], "a,b", "repeated headers joined");
         assert_eq!(req.body().as_ref(), b"{\"a\":1}");
-        assert_eq!(shared::pipeline::request_id(&req), "req-1");
+        assert_eq!(shared::http::request::request_id(&req), "req-1");
     }
 
     #[test]

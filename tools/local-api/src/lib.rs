@@ -1,30 +1,17 @@
 //! API Gateway's part, for local runs and tests: pick the function a request's route names and
-//! invoke its handler. Routes come from each function's own `ROUTE`, so they are declared once.
+//! invoke its handler. Routes come from shared's route table (`shared::http::routes::ROUTES`), so
+//! they are declared once; this file only names each function's handler.
 
 pub mod http;
 
+use shared::http::routes::route_for;
 use shared::lambda_http::{Body, Request, Response};
-use shared::{App, Route};
-
-/// The functions behind the HTTP API, by the name their directory under `functions/` has.
-pub const FUNCTIONS: [(&str, Route); 8] = [
-    ("create", create_webhook::ROUTE),
-    ("list", list_webhooks::ROUTE),
-    ("get", get_webhook::ROUTE),
-    ("update", update_webhook::ROUTE),
-    ("delete", delete_webhook::ROUTE),
-    ("rotate", rotate_secret::ROUTE),
-    ("test-ping", test_ping::ROUTE),
-    ("deliveries", list_deliveries::ROUTE),
-];
+use shared::App;
 
 /// The function API Gateway invokes for `method path`: the route whose path and method match,
 /// else `$default`'s fallback.
 pub fn function_for(method: &str, path: &str) -> &'static str {
-    FUNCTIONS
-        .iter()
-        .find(|(_, route)| route.methods.contains(&method) && route.path.match_path(path).is_some())
-        .map_or("fallback", |(name, _)| name)
+    route_for(method, path).map_or("fallback", |route| route.name)
 }
 
 /// Runs the request through the function its route names, inside `container`.

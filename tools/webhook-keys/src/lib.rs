@@ -51,16 +51,16 @@ pub async fn install_fixture_key(store: &Store) -> Result<(), String> {
         created_at: rfc3339_millis(now_millis()),
         revoked_at: None,
     };
-    store.put_api_key(&record).await.map_err(|e| e.message)
+    store.put_api_key(&record).await.map_err(|e| e.to_string())
 }
 
 pub async fn issue_key(store: &Store, app_id: &str, scopes: Vec<String>) -> Result<IssuedKey, String> {
-    if !shared::pipeline::is_valid_app_id(app_id) {
+    if !shared::validate::is_valid_app_id(app_id) {
         return Err(format!(
             "`{app_id}` is not a valid app id (1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit)"
         ));
     }
-    let key = new_api_key().map_err(|e| e.message)?;
+    let key = new_api_key().map_err(|e| e.to_string())?;
     let record = ApiKeyRecord {
         hash: api_key_hash(&key),
         app_id: app_id.to_owned(),
@@ -68,7 +68,7 @@ pub async fn issue_key(store: &Store, app_id: &str, scopes: Vec<String>) -> Resu
         created_at: rfc3339_millis(now_millis()),
         revoked_at: None,
     };
-    store.put_api_key(&record).await.map_err(|e| e.message)?;
+    store.put_api_key(&record).await.map_err(|e| e.to_string())?;
     Ok(IssuedKey { key, record })
 }
 
@@ -76,7 +76,7 @@ pub async fn issue_key(store: &Store, app_id: &str, scopes: Vec<String>) -> Resu
 pub async fn revoke_key(store: &Store, app_id: &str, key_or_hash: &str) -> Result<bool, String> {
     let hash =
         if key_or_hash.starts_with("whk_") { api_key_hash(key_or_hash) } else { key_or_hash.to_ascii_lowercase() };
-    store.revoke_api_key(app_id, &hash, &rfc3339_millis(now_millis())).await.map_err(|e| e.message)
+    store.revoke_api_key(app_id, &hash, &rfc3339_millis(now_millis())).await.map_err(|e| e.to_string())
 }
 
 /// Creates the table as `template.yaml` declares it (on-demand, `pk`/`sk`, TTL on `expiresAt`):
@@ -97,7 +97,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, String> 
         .await;
     match created {
         Ok(_) => {}
-        Err(e) if format!("{e:?}").contains("ResourceInUseException") => return Ok(false),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => return Ok(false),
         Err(e) => return Err(format!("CreateTable {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e))),
     }
     let ttl = TimeToLiveSpecification::builder()

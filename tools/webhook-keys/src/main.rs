@@ -114,7 +114,7 @@ async fn run(args: &Args) -> Result<(), String> {
         }
         "list" => {
             let app = args.require("app")?;
-            for key in store.list_api_keys(app).await.map_err(|e| e.message)? {
+            for key in store.list_api_keys(app).await.map_err(|e| e.to_string())? {
                 let state = key.revoked_at.map(|at| format!("revoked {at}")).unwrap_or_else(|| "active".into());
                 println!("{}\t{}\t{}\t{}", key.hash, key.scopes.join(","), key.created_at, state);
             }

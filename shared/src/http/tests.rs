@@ -1,5 +1,9 @@
-use super::*;
-use lambda_http::http::HeaderValue;
+use super::request::{idempotency_key, parse_body};
+use super::routes::{BodyRule, PathShape};
+use super::runtime::warm_up_in_init;
+use crate::validate::{is_valid_app_id, parse_webhook_id, MAX_BODY_BYTES};
+use lambda_http::http::{HeaderMap, HeaderValue};
+use uuid::Uuid;
 
 fn json_headers() -> HeaderMap {
     let mut h = HeaderMap::new();

@@ -2,7 +2,9 @@
 //! itself, connects only to addresses the address rules allow (so a name that re-resolves to a
 //! private address between the URL check and the send reaches nothing), speaks HTTP/1.1 on that
 //! one connection and never follows a redirect. Every failure becomes an `Attempt` with an error a
-//! person can act on, never an `Err`.
+//! person can act on, never an `Err`. Everything read from a receiver is bounded: the response
+//! head (`MAX_RESPONSE_HEAD_BYTES`), the body kept (`MAX_RESPONSE_BODY_BYTES`), and what of a
+//! `Location` reaches the error text (`MAX_LOCATION_CHARS`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -18,14 +20,37 @@ use tokio_rustls::TlsConnector;
 use url::{Host, Url};
 
 use crate::config::Config;
-use crate::net_policy::AddressPolicy;
 use crate::trust::{public_web_roots, ExtraRoots};
-use crate::validate::parse_webhook_url;
+use crate::url::{self as url_rule, AddressPolicy};
 
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
-/// How much of the receiver's answer is kept.
+/// How long a send may take: the contract's bounds (section "Test ping and delivery history":
+/// connect 5 s, whole request 10 s) live here and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Resolving and opening the TCP connection, over every candidate address.
+    pub connect: Duration,
+    /// The whole exchange, from the first lookup to the last byte kept.
+    pub total: Duration,
+}
+
+impl Timeouts {
+    /// The contract's bounds.
+    pub const CONTRACT: Timeouts = Timeouts { connect: Duration::from_secs(5), total: Duration::from_secs(10) };
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts::CONTRACT
+    }
+}
+
+/// How much of the receiver's answer is kept (contract: the first 1024 bytes).
 pub const MAX_RESPONSE_BODY_BYTES: usize = 1024;
+/// The largest response head (status line and headers) read; a larger one fails the attempt, so
+/// no receiver can make a record grow past DynamoDB's item limit.
+pub const MAX_RESPONSE_HEAD_BYTES: usize = 16 * 1024;
+/// How much of a redirect's `Location` the error text quotes.
+pub const MAX_LOCATION_CHARS: usize = 200;
 const USER_AGENT: &str = concat!("webhook-endpoints/", env!("CARGO_PKG_VERSION"));
 
 /// What one send came to.
@@ -50,13 +75,13 @@ impl Attempt {
 pub struct Deliverer {
     tls: TlsConnector,
     policy: AddressPolicy,
-    pub connect_timeout: Duration,
-    pub total_timeout: Duration,
+    timeouts: Timeouts,
 }
 
 impl Deliverer {
     /// Trusts the public web's roots plus `WEBHOOK_EXTRA_CA_FILE`, if set (see `trust`).
-    pub fn new(config: &Config) -> Result<Deliverer, String> {
+    /// An unreadable or empty extra-roots file is an `Err` naming the variable.
+    pub fn new(config: &Config, timeouts: Timeouts) -> Result<Deliverer, String> {
         let mut roots = public_web_roots();
         if let Some(path) = &config.extra_ca_file {
             roots.add_parsable_certificates(ExtraRoots::read("WEBHOOK_EXTRA_CA_FILE", path)?.certs);
@@ -68,25 +93,20 @@ impl Deliverer {
             .with_root_certificates(roots)
             .with_no_client_auth();
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Deliverer {
-            tls: TlsConnector::from(Arc::new(tls)),
-            policy: config.address_policy.clone(),
-            connect_timeout: CONNECT_TIMEOUT,
-            total_timeout: TOTAL_TIMEOUT,
-        })
+        Ok(Deliverer { tls: TlsConnector::from(Arc::new(tls)), policy: config.address_policy.clone(), timeouts })
     }
 
     /// `POST`s `body` to `url` with `headers` (plus Host, Content-Type, Content-Length, User-Agent).
     pub async fn post(&self, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Attempt {
         let started = Instant::now();
         let mut attempt = Attempt::default();
-        let outcome = tokio::time::timeout(self.total_timeout, self.exchange(url, headers, body, &mut attempt)).await;
+        let outcome = tokio::time::timeout(self.timeouts.total, self.exchange(url, headers, body, &mut attempt)).await;
         attempt.error = match outcome {
             Ok(Ok(())) => None,
             Ok(Err(reason)) => Some(reason),
             Err(_) => Some(format!(
                 "no complete answer within {} s; the request was abandoned",
-                self.total_timeout.as_secs_f32()
+                self.timeouts.total.as_secs_f32()
             )),
         };
         attempt.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -102,7 +122,7 @@ impl Deliverer {
     ) -> Result<(), String> {
         // The stored URL passed these rules when it was saved; the rules (or the allow list) may
         // have changed since, so they run again.
-        parse_webhook_url(url, &self.policy).map_err(|e| format!("blocked: {}", e.message))?;
+        url_rule::parse(url, &self.policy).map_err(|reason| format!("blocked: the URL is not allowed: {reason}"))?;
         let parsed = Url::parse(url).map_err(|e| format!("the URL cannot be parsed ({e})"))?;
         let port = parsed.port_or_known_default().unwrap_or(443);
         let (server_name, candidates) = match parsed.host() {
@@ -122,7 +142,9 @@ impl Deliverer {
         };
         let tcp = self.connect(&candidates).await?;
         let tls = self.tls.connect(server_name, tcp).await.map_err(|e| format!("the TLS handshake failed: {e}"))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(MAX_RESPONSE_HEAD_BYTES)
+            .handshake(TokioIo::new(tls))
             .await
             .map_err(|e| format!("the HTTP exchange failed: {e}"))?;
         let driver = tokio::spawn(connection);
@@ -156,17 +178,21 @@ impl Deliverer {
     }
 
     async fn connect(&self, candidates: &[SocketAddr]) -> Result<TcpStream, String> {
-        let deadline = tokio::time::Instant::now() + self.connect_timeout;
+        let deadline = tokio::time::Instant::now() + self.timeouts.connect;
         let mut last_error = String::from("no address to connect to");
         for address in candidates {
             match tokio::time::timeout_at(deadline, TcpStream::connect(address)).await {
-                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Ok(stream)) => {
+                    // One small request: don't let Nagle hold its last segment back for an ACK.
+                    let _ = stream.set_nodelay(true);
+                    return Ok(stream);
+                }
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                     last_error = format!("the connection to {address} was refused");
                 }
                 Ok(Err(e)) => last_error = format!("could not connect to {address}: {e}"),
                 Err(_) => {
-                    return Err(format!("connecting timed out after {} s", self.connect_timeout.as_secs_f32()));
+                    return Err(format!("connecting timed out after {} s", self.timeouts.connect.as_secs_f32()));
                 }
             }
         }
@@ -200,10 +226,21 @@ impl Deliverer {
         let request = builder
             .body(Full::new(Bytes::copy_from_slice(body)))
             .map_err(|e| format!("the request could not be built: {e}"))?;
-        let response = sender.send_request(request).await.map_err(|e| format!("the HTTP exchange failed: {e}"))?;
+        let response = sender.send_request(request).await.map_err(|e| {
+            if e.is_parse() {
+                let limit = MAX_RESPONSE_HEAD_BYTES / 1024;
+                format!("the endpoint's answer is not valid HTTP or its headers exceed {limit} KiB ({e})")
+            } else {
+                format!("the HTTP exchange failed: {e}")
+            }
+        })?;
         let status = response.status();
         attempt.response_status = Some(status.as_u16());
-        let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(|l| l.chars().take(MAX_LOCATION_CHARS).collect::<String>());
         let mut kept = Vec::new();
         let mut body = response.into_body();
         while kept.len() < MAX_RESPONSE_BODY_BYTES {
@@ -239,7 +276,7 @@ mod tests {
     fn deliverer(allow: &str) -> Deliverer {
         let vars = [("TABLE_NAME", "t"), ("WEBHOOK_ALLOW_PRIVATE_CIDRS", allow)];
         let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap();
-        Deliverer::new(&config).unwrap()
+        Deliverer::new(&config, Timeouts::CONTRACT).unwrap()
     }
 
     fn addrs(list: &[&str]) -> Vec<SocketAddr> {
@@ -277,6 +314,6 @@ mod tests {
     fn an_unreadable_extra_ca_file_is_a_configuration_error() {
         let vars = [("TABLE_NAME", "t"), ("WEBHOOK_EXTRA_CA_FILE", "/nonexistent/ca.pem")];
         let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap();
-        assert!(Deliverer::new(&config).err().unwrap().contains("WEBHOOK_EXTRA_CA_FILE"));
+        assert!(Deliverer::new(&config, Timeouts::CONTRACT).err().unwrap().contains("WEBHOOK_EXTRA_CA_FILE"));
     }
 }

@@ -6,7 +6,9 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::error::ApiError;
+/// A stored signing secret that is not `whsec_` + base64: the item is corrupt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidSecret;
 
 /// The three headers of a signed delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,16 +18,16 @@ pub struct SignedHeaders {
     pub webhook_signature: String,
 }
 
-fn secret_key(secret: &str) -> Result<Vec<u8>, ApiError> {
+fn secret_key(secret: &str) -> Result<Vec<u8>, InvalidSecret> {
     let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
-    STANDARD.decode(encoded).map_err(|_| ApiError::internal().with_detail("a stored signing secret is not base64"))
+    STANDARD.decode(encoded).map_err(|_| InvalidSecret)
 }
 
 /// One `v1,` signature.
-pub fn sign(secret: &str, id: &str, timestamp: u64, body: &[u8]) -> Result<String, ApiError> {
+pub fn sign(secret: &str, id: &str, timestamp: u64, body: &[u8]) -> Result<String, InvalidSecret> {
     let key = secret_key(secret)?;
     // HMAC accepts keys of any length.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).map_err(|_| ApiError::internal())?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).map_err(|_| InvalidSecret)?;
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.to_string().as_bytes());
@@ -35,7 +37,12 @@ pub fn sign(secret: &str, id: &str, timestamp: u64, body: &[u8]) -> Result<Strin
 }
 
 /// The headers for `body`, signed with every secret in `secrets` (current first).
-pub fn signed_headers(secrets: &[String], id: &str, timestamp: u64, body: &[u8]) -> Result<SignedHeaders, ApiError> {
+pub fn signed_headers(
+    secrets: &[String],
+    id: &str,
+    timestamp: u64,
+    body: &[u8],
+) -> Result<SignedHeaders, InvalidSecret> {
     let signatures = secrets.iter().map(|s| sign(s, id, timestamp, body)).collect::<Result<Vec<_>, _>>()?;
     Ok(SignedHeaders {
         webhook_id: id.to_owned(),
