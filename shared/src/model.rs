@@ -23,8 +23,9 @@ pub struct Endpoint {
     pub updated_at: String,
 }
 
-/// The create response: the endpoint plus its signing secret, shown this once.
-#[derive(Debug, Serialize)]
+/// The create response: the endpoint plus its signing secret, shown this once. `Debug` prints the
+/// secret redacted, so no log line can carry it.
+#[derive(Serialize)]
 pub struct CreatedEndpoint {
     #[serde(flatten)]
     pub endpoint: Endpoint,
@@ -150,10 +151,35 @@ impl Rotation {
     }
 }
 
-/// The `rotate-secret` response: the new secret and nothing else.
-#[derive(Debug, Serialize)]
+/// The `rotate-secret` response: the new secret and nothing else. `Debug` prints it redacted.
+#[derive(Serialize)]
 pub struct RotatedSecret {
     pub secret: String,
+}
+
+/// What `Debug` shows of a secret.
+const REDACTED: &str = "<redacted>";
+
+impl std::fmt::Debug for CreatedEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedEndpoint").field("endpoint", &self.endpoint).field("secret", &REDACTED).finish()
+    }
+}
+
+impl std::fmt::Debug for RotatedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotatedSecret").field("secret", &REDACTED).finish()
+    }
+}
+
+impl std::fmt::Debug for DeliveryTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryTarget")
+            .field("webhook_id", &self.webhook_id)
+            .field("url", &self.url)
+            .field("secrets", &format_args!("<{} redacted>", self.secrets.len()))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -197,7 +223,8 @@ pub struct Delivery {
 }
 
 /// What a delivery needs of an endpoint, loaded by the store and handed to `delivery::deliver`.
-#[derive(Debug, Clone)]
+/// `Debug` prints the secrets redacted.
+#[derive(Clone)]
 pub struct DeliveryTarget {
     pub webhook_id: uuid::Uuid,
     pub url: String,
@@ -239,6 +266,30 @@ mod tests {
             assert_eq!((err.code, err.field.as_deref()), ("invalid_field", Some("gracePeriodSeconds")), "{bad}");
         }
         assert_eq!(Rotation::from_body(&body(json!({"grace": 5}))).unwrap_err().code, "unknown_field");
+    }
+
+    #[test]
+    fn secrets_print_redacted() {
+        let endpoint = Endpoint {
+            id: "i".into(),
+            url: "https://example.com/".into(),
+            events: vec![],
+            description: None,
+            active: true,
+            metadata: Map::new(),
+            created_at: "t".into(),
+            updated_at: "t".into(),
+        };
+        let secret = "whsec_c2VjcmV0";
+        let created = format!("{:?}", CreatedEndpoint { endpoint, secret: secret.into() });
+        let rotated = format!("{:?}", RotatedSecret { secret: secret.into() });
+        let target = format!(
+            "{:?}",
+            DeliveryTarget { webhook_id: uuid::Uuid::nil(), url: "u".into(), secrets: vec![secret.into()] }
+        );
+        for printed in [created, rotated, target] {
+            assert!(!printed.contains("c2VjcmV0") && printed.contains("redacted"), "{printed}");
+        }
     }
 
     #[test]

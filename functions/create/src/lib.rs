@@ -9,7 +9,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     app.respond(&routes::CREATE_WEBHOOK, req, |call| async move {
         let new = NewEndpoint::from_body(&call.body, &app.config).await?;
         let created = app.store.create_endpoint(&call.app_id, &new, app.config.max_endpoints_per_app).await?;
-        Reply::data(201, &created)
+        Reply::secret(201, &created)
     })
     .await
 }

@@ -5,7 +5,7 @@
 use shared::http::request::request_id;
 use shared::http::{error_reply, routes};
 use shared::lambda_http::{Body, Request, Response};
-use shared::validate::parse_webhook_id;
+use shared::validate::{is_valid_app_id, parse_webhook_id};
 use shared::{ApiError, App};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -21,8 +21,9 @@ fn unrouted_error(key_app_id: &str, method: &str, path: &str) -> ApiError {
     let Some((ids, methods)) = routes::known_path(path) else {
         return ApiError::not_found();
     };
-    let ids_valid =
-        ids.app_id == key_app_id && ids.webhook_id.as_deref().is_none_or(|id| parse_webhook_id(id).is_some());
+    let ids_valid = ids.app_id == key_app_id
+        && is_valid_app_id(&ids.app_id)
+        && ids.webhook_id.as_deref().is_none_or(|id| parse_webhook_id(id).is_some());
     if ids_valid && !methods.contains(&method) {
         return ApiError::method_not_allowed(&methods.join(", "));
     }

@@ -10,7 +10,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     app.respond(&routes::ROTATE_SECRET, req, |call| async move {
         let rotation = Rotation::from_body(&call.body)?;
         let secret = app.store.rotate_secret(&call.app_id, call.webhook(), rotation).await?;
-        Reply::data(200, &RotatedSecret { secret })
+        Reply::secret(200, &RotatedSecret { secret })
     })
     .await
 }

@@ -10,6 +10,7 @@ use lambda_http::http::HeaderMap;
 use crate::error::ApiError;
 use crate::secrets::api_key_hash;
 use crate::store::{ApiKeyRecord, Store};
+use crate::time::now_millis;
 
 /// How long a looked-up key is trusted without asking DynamoDB again; a revocation takes effect
 /// within this time on every warm container.
@@ -102,7 +103,7 @@ impl KeyCache {
                 record
             }
         };
-        if record.revoked_at.is_some() {
+        if !record.is_valid_at(now_millis() / 1000) {
             return Err(ApiError::invalid_key());
         }
         Ok(Principal { app_id: record.app_id, scopes: record.scopes })

@@ -65,6 +65,12 @@ impl Reply {
         Ok(json_reply(200, serialize(&envelope)?))
     }
 
+    /// An answer that carries a secret (create, rotate-secret): `Cache-Control: no-store`, so no
+    /// cache between the caller and us keeps it.
+    pub fn secret<T: Serialize>(status: u16, data: &T) -> Result<Reply, ApiError> {
+        Ok(Reply::data(status, data)?.with_header("cache-control", "no-store"))
+    }
+
     pub fn no_content() -> Reply {
         Reply { status: 204, headers: Vec::new(), body: None }
     }

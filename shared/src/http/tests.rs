@@ -37,14 +37,16 @@ fn app_ids_follow_the_pattern() {
 }
 
 #[test]
-fn webhook_ids_must_be_hyphenated_uuid_v7() {
+fn webhook_ids_are_hyphenated_uuids_of_any_version() {
     let v7 = Uuid::now_v7().to_string();
     assert_eq!(parse_webhook_id(&v7).unwrap().to_string(), v7);
     assert!(parse_webhook_id(&v7.to_uppercase()).is_some());
-    assert!(parse_webhook_id("6ba7b810-9dad-11d1-80b4-00c04fd430c8").is_none(), "v1");
-    assert!(parse_webhook_id("0c1d7c1e-4d57-4b7a-9f2e-3a2b1c0d9e8f").is_none(), "v4");
+    assert!(parse_webhook_id("6ba7b810-9dad-11d1-80b4-00c04fd430c8").is_some(), "v1");
+    assert!(parse_webhook_id("0c1d7c1e-4d57-4b7a-9f2e-3a2b1c0d9e8f").is_some(), "v4, from a migration");
     assert!(parse_webhook_id(&v7.replace('-', "")).is_none());
     assert!(parse_webhook_id(&format!("{{{v7}}}")).is_none());
+    assert!(parse_webhook_id(&format!("urn:uuid:{v7}")[..36]).is_none());
+    assert!(parse_webhook_id("0c1d7c1e4-d57-4b7a-9f2e-3a2b1c0d9e8f").is_none(), "hyphens out of place");
     assert!(parse_webhook_id("not-a-uuid").is_none());
 }
 

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::error::{build_error, failed_conditions, sdk_error};
-use super::{app_pk, get_s, key_of, opt_s, s, Store, StoreError};
+use super::{app_pk, get_s, key_of, s, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRecord {
@@ -15,7 +15,29 @@ pub struct ApiKeyRecord {
     pub app_id: String,
     pub scopes: Vec<String>,
     pub created_at: String,
+    /// `revokedAt` as text; a `revokedAt` of another type (N, BOOL, NULL…) reads as `"revoked"`, so
+    /// it revokes all the same (contract: fail closed).
     pub revoked_at: Option<String>,
+    /// `expiresAt` (N, Unix seconds): the key is invalid from then on. An `expiresAt` that is not a
+    /// number reads as 0, already expired (fail closed).
+    pub expires_at: Option<u64>,
+}
+
+impl ApiKeyRecord {
+    /// Whether the key may authenticate at `now_secs`: not revoked, not expired.
+    pub fn is_valid_at(&self, now_secs: u64) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now_secs)
+    }
+}
+
+/// `revokedAt` of any type.
+fn revoked_at(item: &super::Item) -> Option<String> {
+    item.get("revokedAt").map(|v| v.as_s().cloned().unwrap_or_else(|_| "revoked".to_owned()))
+}
+
+/// `expiresAt`: a number of seconds, or 0 when present in any other form.
+fn expires_at(item: &super::Item) -> Option<u64> {
+    item.get("expiresAt").map(|v| v.as_n().ok().and_then(|n| n.parse::<f64>().ok()).map_or(0, |n| n.max(0.0) as u64))
 }
 
 fn key_pk(hash: &str) -> String {
@@ -36,7 +58,8 @@ fn record_from_item(hash: &str, item: &super::Item) -> Result<ApiKeyRecord, Stor
         app_id: get_s(item, "appId")?,
         scopes,
         created_at: get_s(item, "createdAt").unwrap_or_default(),
-        revoked_at: opt_s(item, "revokedAt"),
+        revoked_at: revoked_at(item),
+        expires_at: expires_at(item),
     })
 }
 
@@ -60,6 +83,9 @@ impl Store {
         item.insert("appId".into(), s(&record.app_id));
         item.insert("scopes".into(), AttributeValue::Ss(record.scopes.clone()));
         item.insert("createdAt".into(), s(&record.created_at));
+        if let Some(at) = record.expires_at {
+            item.insert("expiresAt".into(), super::n(at));
+        }
         let mut index = key_of(app_pk(&record.app_id), index_sk(&record.hash));
         index.insert("keyHash".into(), s(&record.hash));
         index.insert("scopes".into(), AttributeValue::Ss(record.scopes.clone()));
@@ -92,7 +118,7 @@ impl Store {
                     with_app.insert("appId".into(), s(app_id));
                     with_app
                 })?;
-                record.revoked_at = opt_s(item, "revokedAt");
+                record.revoked_at = revoked_at(item);
                 records.push(record);
             }
             start = out.last_evaluated_key;
@@ -146,5 +172,41 @@ impl Store {
             }
             Err(e) => Err(sdk_error("TransactWriteItems revoke", e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(extra: &[(&str, AttributeValue)]) -> ApiKeyRecord {
+        let mut item = key_of("KEY#h", "KEY");
+        item.insert("appId".into(), s("acme"));
+        item.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        record_from_item("h", &item).unwrap()
+    }
+
+    #[test]
+    fn a_revoked_at_of_any_type_revokes() {
+        assert!(record(&[]).is_valid_at(1000));
+        for revoked in [
+            s("2026-01-01T00:00:00.000Z"),
+            AttributeValue::N("1".into()),
+            AttributeValue::Bool(false),
+            AttributeValue::Null(true),
+            AttributeValue::Ss(vec!["x".into()]),
+        ] {
+            assert!(!record(&[("revokedAt", revoked.clone())]).is_valid_at(1000), "{revoked:?}");
+        }
+    }
+
+    #[test]
+    fn a_past_or_unreadable_expires_at_is_invalid() {
+        let at = |v: AttributeValue| record(&[("expiresAt", v)]);
+        assert!(at(AttributeValue::N("1001".into())).is_valid_at(1000));
+        assert!(!at(AttributeValue::N("1000".into())).is_valid_at(1000));
+        assert!(!at(AttributeValue::N("5".into())).is_valid_at(1000));
+        assert!(!at(s("9999999999")).is_valid_at(1000), "a string is not a number: fail closed");
+        assert!(!at(AttributeValue::N("-1".into())).is_valid_at(1000));
     }
 }

@@ -37,6 +37,10 @@ pub fn blocked_ipv6_reason(ip: Ipv6Addr) -> Option<&'static str> {
     if let Some(v4) = embedded_ipv4(ip) {
         return blocked_ipv4_reason(v4);
     }
+    if let Some(candidates) = local_use_nat64_ipv4(ip) {
+        // Fail closed: blocked if any reading of the address is.
+        return candidates.into_iter().find_map(blocked_ipv4_reason);
+    }
     let s = ip.segments();
     let reason = match s[0] {
         0xfc00..=0xfdff => "a unique-local (fc00::/7) address, such as the cloud metadata service",
@@ -60,12 +64,28 @@ fn embedded_ipv4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     match s {
         // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible)
         [0, 0, 0, 0, 0, 0xffff, _, _] | [0, 0, 0, 0, 0, 0, _, _] => Some(low32()),
-        // 64:ff9b::a.b.c.d (NAT64 well-known prefix) and 64:ff9b:1::/48 (local-use NAT64)
-        [0x64, 0xff9b, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 1, ..] => Some(low32()),
+        // 64:ff9b::a.b.c.d (NAT64 well-known prefix, RFC 6052)
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(low32()),
         // 2002:aabb:ccdd::/48 (6to4)
         [0x2002, hi, lo, ..] => Some(Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)),
         _ => None,
     }
+}
+
+/// The IPv4 addresses an address in the local-use NAT64 prefix `64:ff9b:1::/48` (RFC 8215) may
+/// stand for. The operator picks the prefix length inside it, so each length RFC 6052 (section 2.2)
+/// allows there is read: /48, /56 and /64 (which skip the reserved octet at bits 64–71) and /96.
+fn local_use_nat64_ipv4(ip: Ipv6Addr) -> Option<[Ipv4Addr; 4]> {
+    let o = ip.octets();
+    if o[..6] != [0x00, 0x64, 0xff, 0x9b, 0x00, 0x01] {
+        return None;
+    }
+    Some([
+        Ipv4Addr::new(o[6], o[7], o[9], o[10]),
+        Ipv4Addr::new(o[7], o[9], o[10], o[11]),
+        Ipv4Addr::new(o[9], o[10], o[11], o[12]),
+        Ipv4Addr::new(o[12], o[13], o[14], o[15]),
+    ])
 }
 
 pub fn blocked_ip_reason(ip: IpAddr) -> Option<&'static str> {
@@ -221,6 +241,11 @@ mod tests {
             "::ffff:10.0.0.1",
             "::127.0.0.1",
             "64:ff9b::a9fe:a9fe",
+            // local-use NAT64 (RFC 8215) read at every RFC 6052 prefix length: 127.0.0.1 at /96,
+            // 10.0.0.1 at /64, 169.254.169.254 at /48
+            "64:ff9b:1::7f00:1",
+            "64:ff9b:1:0:a:0:100:0",
+            "64:ff9b:1:a9fe:a9:fe00::",
             "2002:7f00:1::",
             "fd00:ec2::254",
             "fc00::1",
@@ -235,7 +260,14 @@ mod tests {
         ] {
             assert!(refused(ip), "{ip} should be refused");
         }
-        for ip in ["2606:4700:4700::1111", "2001:4860:4860::8888", "::ffff:8.8.8.8", "2002:0808:0808::1"] {
+        for ip in [
+            "2606:4700:4700::1111",
+            "2001:4860:4860::8888",
+            "::ffff:8.8.8.8",
+            "2002:0808:0808::1",
+            // 8.8.8.8 at /96 in the local-use NAT64 prefix; the other readings are public too
+            "64:ff9b:1:808:8:808:808:808",
+        ] {
             assert!(!refused(ip), "{ip} should be allowed");
         }
     }

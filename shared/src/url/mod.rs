@@ -17,6 +17,9 @@ pub use address::{
     blocked_ip_reason, blocked_ipv4_reason, blocked_ipv6_reason, blocked_name_reason, AddressPolicy, Cidr,
 };
 
+/// How long the write-time check waits for the system resolver.
+pub const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The most characters a webhook URL may have (contract, `url`).
 pub const MAX_URL_CHARS: usize = 2083;
 
@@ -71,12 +74,21 @@ pub fn parse(raw: &str, policy: &AddressPolicy) -> Result<WebhookUrl, UrlRejecte
     if raw.contains('#') {
         return Err(rejected("it must not have a fragment (#...)"));
     }
-    // The authority ends at the first '/', '?' or '\' (the parser treats '\' as '/' for https).
-    let authority = raw[8..].split(['/', '?', '\\']).next().unwrap_or("");
+    // The parser skips any run of '/' and '\' after `https:`; the authority then ends at the first
+    // '/', '?' or '\'. An '@' there is user-info, even an empty one, which parsing would drop.
+    let after_slashes = raw[6..].trim_start_matches(['/', '\\']);
+    let authority = after_slashes.split(['/', '?', '\\']).next().unwrap_or("");
     if authority.contains('@') {
         return Err(rejected("it must not contain a user name or password"));
     }
     let url = Url::parse(raw).map_err(|e| rejected(format_args!("it cannot be parsed ({e})")))?;
+    // And the URL as parsed, whatever spelling led to it.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(rejected("it must not contain a user name or password"));
+    }
+    if url.fragment().is_some() {
+        return Err(rejected("it must not have a fragment (#...)"));
+    }
     let port = url.port_or_known_default().unwrap_or(443);
     let (host_text, domain) = match url.host() {
         None => return Err(rejected("it has no host")),
@@ -92,6 +104,10 @@ pub fn parse(raw: &str, policy: &AddressPolicy) -> Result<WebhookUrl, UrlRejecte
             let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
             if name.is_empty() {
                 return Err(rejected("it has no host"));
+            }
+            // `localhost...` or `a..example.com`: only one trailing dot is allowed.
+            if name.split('.').any(str::is_empty) {
+                return Err(rejected("the host name has an empty label (two dots in a row, or a leading dot)"));
             }
             if let Some(reason) = blocked_name_reason(&name) {
                 return Err(rejected(reason));
@@ -124,7 +140,10 @@ pub async fn check_resolved_addresses(url: &WebhookUrl, policy: &AddressPolicy) 
     let Some(domain) = &url.domain else {
         return Ok(());
     };
-    let Ok(addresses) = tokio::net::lookup_host((domain.as_str(), url.port)).await else {
+    // A lookup that outlasts its bound counts as "does not resolve", so a slow resolver can never
+    // hold a request past the function's timeout; the delivery-time check still guards the name.
+    let lookup = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((domain.as_str(), url.port)));
+    let Ok(Ok(addresses)) = lookup.await else {
         return Ok(());
     };
     for address in addresses {

@@ -34,12 +34,12 @@ pub fn is_valid_app_id(id: &str) -> bool {
         && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
 }
 
-/// A `webhookId`: a hyphenated version-7 UUID (either case).
+/// A `webhookId` (or `eventId`): a UUID in its canonical hyphenated form, any version, either case
+/// (contract, "Routes": this service mints version 7; another version is well-formed and simply
+/// not found).
 pub fn parse_webhook_id(id: &str) -> Option<Uuid> {
-    if id.len() != 36 {
-        return None;
-    }
-    Uuid::try_parse(id).ok().filter(|u| u.get_version_num() == 7)
+    let hyphens_at_canonical_places = id.len() == 36 && [8, 13, 18, 23].iter().all(|i| id.as_bytes()[*i] == b'-');
+    hyphens_at_canonical_places.then(|| Uuid::try_parse(id).ok()).flatten()
 }
 
 /// `?limit=`: absent is 20; otherwise a whole number from 1 to 100, else 400 `invalid_field`.

@@ -24,6 +24,13 @@ const REFUSED: &[&str] = &[
     "https://@example.com/",
     "https://example.com/#",
     "https://example.com/hook#frag",
+    // user-info reached through extra slashes and backslashes, which the parser skips
+    "https:///alice:pw@example.com/hook",
+    "https://\\:@example.com/hook",
+    "https://\\alice@example.com/hook",
+    "https:////alice@example.com/",
+    "https://\\/\\:pw@example.com/",
+    "https:///@example.com/",
     // whitespace and control characters the parser would silently strip
     "https://example.com/ hook",
     "https://exa\tmple.com/",
@@ -42,6 +49,13 @@ const REFUSED: &[&str] = &[
     "https://nas.home.arpa/",
     "https://intranet/",
     "https://intranet./",
+    // empty host labels: only one trailing dot is allowed
+    "https://localhost.../hook",
+    "https://db.internal.../",
+    "https://a..example.com/",
+    "https://.example.com/",
+    "https://example.com../",
+    "https://example..com./",
     // loopback in every spelling the parser accepts
     "https://127.0.0.1/",
     "https://127.0.0.1:8443/",
@@ -57,6 +71,7 @@ const REFUSED: &[&str] = &[
     "https://[::ffff:7f00:1]/",
     "https://[::127.0.0.1]/",
     "https://[64:ff9b::7f00:1]/",
+    "https://[64:ff9b:1::7f00:1]/",
     // unspecified
     "https://0.0.0.0/",
     "https://0/",

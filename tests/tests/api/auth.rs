@@ -118,6 +118,7 @@ async fn a_key_issued_after_a_miss_works_at_once() {
         scopes: vec!["webhooks:read".into()],
         created_at: "2026-11-22T00:00:00.000Z".into(),
         revoked_at: None,
+        expires_at: None,
     };
     world.store().put_api_key(&record).await.unwrap();
     send(&app, &list).await.assert_status(200);

@@ -4,6 +4,7 @@ mod auth;
 mod deliveries;
 mod endpoints;
 mod fixtures;
+mod hardening;
 mod idempotency;
 mod limits;
 mod pagination;

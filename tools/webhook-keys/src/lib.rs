@@ -12,10 +12,16 @@ use shared::time::{now_millis, rfc3339_millis};
 /// The scopes a key may carry (contract: Authentication and tenancy).
 pub const SCOPES: [&str; 3] = ["webhooks:read", "webhooks:write", "webhooks:manage"];
 
-/// A freshly issued key: the only moment its plaintext exists.
+/// A freshly issued key: the only moment its plaintext exists. `Debug` prints the key redacted.
 pub struct IssuedKey {
     pub key: String,
     pub record: ApiKeyRecord,
+}
+
+impl std::fmt::Debug for IssuedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedKey").field("key", &"<redacted>").field("record", &self.record).finish()
+    }
 }
 
 /// Parses `webhooks:read,webhooks:write`; duplicates dropped, unknown scopes refused.
@@ -50,6 +56,7 @@ pub async fn install_fixture_key(store: &Store) -> Result<(), String> {
         scopes: vec!["webhooks:manage".into()],
         created_at: rfc3339_millis(now_millis()),
         revoked_at: None,
+        expires_at: None,
     };
     store.put_api_key(&record).await.map_err(|e| e.to_string())
 }
@@ -67,6 +74,7 @@ pub async fn issue_key(store: &Store, app_id: &str, scopes: Vec<String>) -> Resu
         scopes,
         created_at: rfc3339_millis(now_millis()),
         revoked_at: None,
+        expires_at: None,
     };
     store.put_api_key(&record).await.map_err(|e| e.to_string())?;
     Ok(IssuedKey { key, record })

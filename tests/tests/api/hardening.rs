@@ -1,0 +1,150 @@
+//! Regression tests for the faults of the registry review (issue #13), each on the input that
+//! failed before and more of its kind.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use integration_tests::receiver::{Behaviour, LoopbackCa, Receiver};
+use integration_tests::serde_json::json;
+use integration_tests::shared::uuid::Uuid;
+use integration_tests::{send, Client, Req, World};
+
+/// User-info reached through extra slashes or backslashes, and hosts with an empty label, are
+/// refused on create and on update, and nothing is stored.
+#[tokio::test]
+async fn urls_are_judged_as_parsed_on_create_and_update() {
+    let world = World::new().await;
+    let client = Client::new(&world, "acme").await;
+    let id = client.create_ok("https://hooks.example.com/a").await;
+    for url in [
+        "https:///alice:pw@example.com/hook",
+        "https://\\:@example.com/hook",
+        "https://\\alice@example.com/hook",
+        "https:////alice:pw@example.com/",
+        "https://localhost.../hook",
+        "https://db.internal.../",
+        "https://a..example.com/",
+        "https://.example.com/",
+    ] {
+        let created = client.create(json!({"url": url, "events": ["*"]})).await;
+        created.assert_error(400, "invalid_url");
+        let patched = client.send(Req::new("PATCH", &client.item(&id)).json(json!({"url": url}))).await;
+        patched.assert_error(400, "invalid_url");
+        assert_eq!(patched.error_field(), Some("url"));
+    }
+    let listed = client.list("").await;
+    assert_eq!(listed.data().as_array().unwrap().len(), 1, "only the first endpoint exists");
+    assert_eq!(client.get(&id).await.data()["url"], json!("https://hooks.example.com/a"), "unchanged");
+}
+
+/// Writes a key item in the published layout with `extra` attributes; returns the key.
+async fn dashboard_key(world: &World, app_id: &str, extra: &[(&str, AttributeValue)]) -> String {
+    let key = integration_tests::shared::secrets::new_api_key().unwrap();
+    let hash = integration_tests::shared::secrets::api_key_hash(&key);
+    let mut put = world
+        .client
+        .put_item()
+        .table_name(&world.table)
+        .item("pk", AttributeValue::S(format!("KEY#{hash}")))
+        .item("sk", AttributeValue::S("KEY".into()))
+        .item("appId", AttributeValue::S(app_id.into()))
+        .item("scopes", AttributeValue::Ss(vec!["webhooks:manage".into()]))
+        .item("createdAt", AttributeValue::S("2026-11-22T00:00:00.000Z".into()));
+    for (name, value) in extra {
+        put = put.item(*name, value.clone());
+    }
+    put.send().await.unwrap();
+    key
+}
+
+/// A `revokedAt` of any type revokes; an `expiresAt` in the past, or not a number, is 401.
+#[tokio::test]
+async fn key_records_fail_closed() {
+    let world = World::new().await;
+    let app = world.container();
+    let list = |key: &str| Req::new("GET", "/apps/acme/webhooks").key(key);
+    let good = dashboard_key(&world, "acme", &[("expiresAt", AttributeValue::N("9999999999".into()))]).await;
+    send(&app, &list(&good)).await.assert_status(200);
+    for (name, value) in [
+        ("revokedAt", AttributeValue::N("1764547200".into())),
+        ("revokedAt", AttributeValue::Bool(false)),
+        ("revokedAt", AttributeValue::Null(true)),
+        ("revokedAt", AttributeValue::S(String::new())),
+        ("expiresAt", AttributeValue::N("1".into())),
+        ("expiresAt", AttributeValue::S("9999999999".into())),
+    ] {
+        let key = dashboard_key(&world, "acme", &[(name, value)]).await;
+        send(&app, &list(&key)).await.assert_error(401, "invalid_key");
+    }
+}
+
+/// A key whose own appId breaks the pattern reaches nothing; ids of other UUID versions are
+/// well-formed: method and body checks answer as for a v7 id that does not exist.
+#[tokio::test]
+async fn ids_follow_the_pattern_and_any_uuid_version_is_well_formed() {
+    let world = World::new().await;
+    let app = world.container();
+    let bad = dashboard_key(&world, "-bad", &[]).await;
+    send(&app, &Req::new("GET", "/apps/-bad/webhooks").key(&bad)).await.assert_error(404, "not_found");
+    send(&app, &Req::new("DELETE", "/apps/-bad/webhooks").key(&bad)).await.assert_error(404, "not_found");
+
+    let client = Client::new(&world, "a").await;
+    let v7 = Uuid::now_v7().to_string();
+    for id in ["0c1d7c1e-4d57-4b7a-9f2e-3a2b1c0d9e8f", "6BA7B810-9DAD-11D1-80B4-00C04FD430C8", v7.as_str()] {
+        let item = client.item(id);
+        let post = client.send(Req::new("POST", &item)).await;
+        post.assert_error(405, "method_not_allowed");
+        client.send(Req::new("PATCH", &item).json(json!({"url": 5}))).await.assert_error(400, "invalid_field");
+        client.send(Req::new("PATCH", &item).json(json!({"active": true}))).await.assert_error(404, "not_found");
+        client.get(id).await.assert_error(404, "not_found");
+    }
+}
+
+/// A receiver's answer is bounded wherever it could reach a record: a 400 KB `Location` still
+/// gives a 200 with a failed delivery whose texts are short.
+#[tokio::test]
+async fn unbounded_receiver_data_never_reaches_a_record() {
+    let ca = LoopbackCa::new();
+    let receiver =
+        Receiver::start(&ca, Behaviour::Redirect(format!("https://x.example/{}", "a".repeat(400_000)))).await;
+    let world =
+        World::with_vars(&[("WEBHOOK_ALLOW_PRIVATE_CIDRS", "127.0.0.0/8"), ("WEBHOOK_EXTRA_CA_FILE", ca.pem_path())])
+            .await;
+    let client = Client::new(&world, "acme").await;
+    let created = client.create(json!({"url": receiver.url, "events": ["*"]})).await;
+    let id = created.data()["id"].as_str().unwrap().to_owned();
+    let ping = || client.send(Req::new("POST", &format!("{}/test-ping", client.item(&id))));
+    let huge = ping().await;
+    huge.assert_status(200);
+    assert_eq!(huge.data()["status"], json!("failed"));
+    assert!(huge.raw.len() < 4096, "the record stays small: {} bytes", huge.raw.len());
+
+    receiver.set(Behaviour::Redirect(format!("https://x.example/{}", "b".repeat(10_000))));
+    let long = ping().await;
+    long.assert_status(200);
+    let error = long.data()["error"].as_str().unwrap();
+    assert!(error.contains("redirect") && error.len() < 600, "{error}");
+    let history = client.send(Req::new("GET", &format!("{}/deliveries", client.item(&id)))).await;
+    assert_eq!(history.data().as_array().unwrap().len(), 2, "both attempts recorded");
+}
+
+/// Answers that carry a secret are never cached: create and rotate-secret, replays included.
+#[tokio::test]
+async fn secret_bearing_answers_are_not_stored_by_caches() {
+    let world = World::new().await;
+    let client = Client::new(&world, "acme").await;
+    let create = Req::new("POST", &client.collection())
+        .header("idempotency-key", "k1")
+        .json(json!({"url": "https://hooks.example.com/a", "events": ["*"]}));
+    let created = client.send(create.clone()).await;
+    created.assert_status(201);
+    assert_eq!(created.header("cache-control"), Some("no-store"));
+    let replayed = client.send(create).await;
+    assert_eq!(
+        (replayed.header("idempotent-replayed"), replayed.header("cache-control")),
+        (Some("true"), Some("no-store"))
+    );
+    let id = created.data()["id"].as_str().unwrap();
+    let rotated = client.send(Req::new("POST", &format!("{}/rotate-secret", client.item(id)))).await;
+    rotated.assert_status(200);
+    assert_eq!(rotated.header("cache-control"), Some("no-store"));
+    assert_eq!(client.get(id).await.header("cache-control"), None, "only where a secret is");
+}
