@@ -49,7 +49,18 @@ pub const FIXTURE_APP: &str = "acme";
 pub const FIXTURE_WEBHOOK_ID: &str = "0193a5b0-7c2e-7d3f-8a4b-5c6d7e8f9a0b";
 
 /// Stores the fixtures' key (its hash) for `FIXTURE_APP`.
+///
+/// The fixture key is published (it is in `events/`), so it is installed only into a DynamoDB on
+/// this machine: `AWS_ENDPOINT_URL_DYNAMODB` must name a loopback host, or this refuses.
 pub async fn install_fixture_key(store: &Store) -> Result<(), String> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_default();
+    if !is_loopback_endpoint(&endpoint) {
+        return Err(format!(
+            "refusing to install the published fixture key: AWS_ENDPOINT_URL_DYNAMODB ({}) is not a \
+             DynamoDB on loopback",
+            if endpoint.is_empty() { "unset" } else { endpoint.as_str() }
+        ));
+    }
     let record = ApiKeyRecord {
         hash: api_key_hash(FIXTURE_KEY),
         app_id: FIXTURE_APP.into(),
@@ -59,6 +70,22 @@ pub async fn install_fixture_key(store: &Store) -> Result<(), String> {
         expires_at: None,
     };
     store.put_api_key(&record).await.map_err(|e| e.to_string())
+}
+
+/// Whether `endpoint` (a URL) points at this machine: `localhost`, 127.0.0.0/8 or `[::1]`.
+pub fn is_loopback_endpoint(endpoint: &str) -> bool {
+    let Some(rest) = endpoint.strip_prefix("http://").or_else(|| endpoint.strip_prefix("https://")) else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return false;
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 pub async fn issue_key(store: &Store, app_id: &str, scopes: Vec<String>) -> Result<IssuedKey, String> {
@@ -136,6 +163,23 @@ mod tests {
         assert_eq!(parse_scopes("webhooks:manage").unwrap(), ["webhooks:manage"]);
         for bad in ["", " , ", "webhooks:admin", "webhooks:READ", "read"] {
             assert!(parse_scopes(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_fixture_key_goes_only_to_a_dynamodb_on_loopback() {
+        for local in ["http://127.0.0.1:8000", "http://localhost:8000/", "http://127.9.9.9", "http://[::1]:8000"] {
+            assert!(is_loopback_endpoint(local), "{local}");
+        }
+        for remote in [
+            "",
+            "https://dynamodb.us-east-1.amazonaws.com",
+            "http://10.0.0.5:8000",
+            "http://127.0.0.1.nip.io:8000",
+            "http://user@127.0.0.1:8000",
+            "127.0.0.1:8000",
+        ] {
+            assert!(!is_loopback_endpoint(remote), "{remote}");
         }
     }
 }
