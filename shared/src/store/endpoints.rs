@@ -17,6 +17,8 @@ use crate::time::{now_millis, rfc3339_millis};
 
 const WEBHOOK_PREFIX: &str = "WEBHOOK#";
 const QUOTA_SK: &str = "QUOTA";
+/// The endpoint item's change counter (N; absent on items written before it existed).
+const VERSION: &str = "version";
 /// Optimistic writes that lose a race re-read and try again this many times.
 const MAX_ATTEMPTS: usize = 4;
 
@@ -131,6 +133,11 @@ fn update_expression(
     if !removes.is_empty() {
         expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
     }
+    // Every change moves the version, which guards URL changes (a millisecond `updatedAt` cannot
+    // tell two changes in the same millisecond apart).
+    names.insert("#version".into(), VERSION.into());
+    values.insert(":one".into(), super::n(1));
+    expression.push_str(" ADD #version :one");
     (expression, names, values)
 }
 
@@ -278,13 +285,19 @@ impl Store {
                     other => other.map(Step::Done),
                 };
             }
-            let seen = get_s(&current, "updatedAt")?;
             let now = rfc3339_millis(now_millis());
             let (update, names, mut values) = update_expression(patch, &now);
-            values.insert(":seenUpdatedAt".into(), s(&seen));
+            let guard = match current.get(VERSION) {
+                Some(seen) => {
+                    values.insert(":seenVersion".into(), seen.clone());
+                    "#version = :seenVersion"
+                }
+                None => "attribute_not_exists(#version)",
+            };
             let pk = app_pk(app_id);
+            let this = s(id.to_string());
             let mut marker = key_of(pk.clone(), url_marker_sk(&new_key));
-            marker.insert("webhookId".into(), s(id.to_string()));
+            marker.insert("webhookId".into(), this.clone());
             let items = vec![
                 TransactWriteItem::builder()
                     .update(
@@ -292,21 +305,25 @@ impl Store {
                             .table_name(&self.table)
                             .set_key(Some(key_of(pk.clone(), webhook_sk(id))))
                             .update_expression(update)
-                            .condition_expression("#updatedAt = :seenUpdatedAt")
+                            .condition_expression(guard)
                             .set_expression_attribute_names(Some(names))
                             .set_expression_attribute_values(Some(values))
                             .build()
                             .map_err(build_error)?,
                     )
                     .build(),
-                self.delete_item(key_of(pk.clone(), url_marker_sk(&old_key)), None)?,
-                self.put_new(marker)?,
+                // The old marker goes only if it is still this endpoint's.
+                self.delete_item(
+                    key_of(pk.clone(), url_marker_sk(&old_key)),
+                    Some(("attribute_not_exists(pk) OR webhookId = :this", ":this", this.clone())),
+                )?,
+                self.put_marker(marker, this)?,
             ];
             match self.transact(items, "update endpoint url").await? {
                 Ok(()) => Ok(Step::Done(patch.apply(endpoint_from_item(&current)?, &now))),
-                Err(rejected) if rejected.at(2) => Err(StoreError::Conflict(Conflict::DuplicateUrl)),
-                // Changed or deleted since we read it: read again.
-                Err(_) => Ok(Step::Retry),
+                // Changed (by a racing identical change, say) or deleted since we read it: read again.
+                Err(rejected) if rejected.at(0) || rejected.at(1) => Ok(Step::Retry),
+                Err(_) => Err(StoreError::Conflict(Conflict::DuplicateUrl)),
             }
         })
         .await
@@ -352,7 +369,10 @@ impl Store {
             let guard = ("urlKey = :urlKey", ":urlKey", s(&url_key));
             let items = vec![
                 self.delete_item(key_of(pk.clone(), webhook_sk(id)), Some(guard))?,
-                self.delete_item(key_of(pk.clone(), url_marker_sk(&url_key)), None)?,
+                self.delete_item(
+                    key_of(pk.clone(), url_marker_sk(&url_key)),
+                    Some(("attribute_not_exists(pk) OR webhookId = :this", ":this", s(id.to_string()))),
+                )?,
                 self.counter_change(app_id, -1, None)?,
             ];
             match self.transact(items, "delete endpoint").await? {
@@ -362,6 +382,19 @@ impl Store {
             }
         })
         .await
+    }
+
+    /// A transaction item writing a URL marker unless another endpoint's marker holds the URL (a
+    /// marker already naming `this` endpoint is taken over).
+    fn put_marker(&self, marker: Item, this: AttributeValue) -> Result<TransactWriteItem, StoreError> {
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(marker))
+            .condition_expression("attribute_not_exists(pk) OR webhookId = :this")
+            .expression_attribute_values(":this", this)
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// A transaction item deleting `key`, if `condition` (expression, value name, value) holds.

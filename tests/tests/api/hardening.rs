@@ -148,3 +148,24 @@ async fn secret_bearing_answers_are_not_stored_by_caches() {
     assert_eq!(rotated.header("cache-control"), Some("no-store"));
     assert_eq!(client.get(id).await.header("cache-control"), None, "only where a secret is");
 }
+
+/// Identical URL changes racing on one endpoint all succeed; the marker ends up the endpoint's, and
+/// the old URL is free again.
+#[tokio::test]
+async fn identical_url_changes_racing_all_succeed() {
+    let world = World::new().await;
+    let client = Client::new(&world, "acme").await;
+    for round in 0..4 {
+        let old = format!("https://hooks.example.com/old{round}");
+        let new = format!("https://hooks.example.com/new{round}");
+        let id = client.create_ok(&old).await;
+        let put = || client.send(Req::new("PUT", &client.item(&id)).json(json!({"url": new})));
+        let (a, b, c) = tokio::join!(put(), put(), put());
+        for answer in [a, b, c] {
+            answer.assert_status(200);
+            assert_eq!(answer.data()["url"], json!(new));
+        }
+        client.create(json!({"url": new, "events": ["*"]})).await.assert_error(409, "duplicate_webhook");
+        client.create_ok(&old).await;
+    }
+}
