@@ -70,17 +70,20 @@ impl Store {
             format!("{}{id}", list_prefix(webhook_id, None)),
             format!("{}{id}", list_prefix(webhook_id, Some(delivery.status))),
         ];
-        let mut tx = self.client.transact_write_items();
+        let mut items = Vec::with_capacity(sks.len());
         for sk in sks {
             let put = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(delivery_item(app_id, sk, delivery, expires_at)))
                 .build()
                 .map_err(build_error)?;
-            tx = tx.transact_items(TransactWriteItem::builder().put(put).build());
+            items.push(TransactWriteItem::builder().put(put).build());
         }
-        tx.send().await.map_err(|e| sdk_error("TransactWriteItems delivery", e))?;
-        Ok(())
+        // Throttling or a conflict cancels the transaction: retried, then `Unavailable` (503).
+        match self.transact(items, "TransactWriteItems delivery").await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::Other("delivery record: a condition failed on unconditional puts".into())),
+        }
     }
 
     /// One page of an endpoint's deliveries, newest first; `NotFound` when the endpoint does not

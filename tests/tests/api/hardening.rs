@@ -169,3 +169,30 @@ async fn identical_url_changes_racing_all_succeed() {
         client.create_ok(&old).await;
     }
 }
+
+/// Transient DynamoDB errors are 503 with `Retry-After` after the bounded retries, never 500:
+/// throttling inside a transaction's cancellation reasons, and a transaction conflict on a
+/// single-item write.
+#[tokio::test]
+async fn transient_dynamodb_errors_are_503_never_500() {
+    use integration_tests::faults::Fault;
+    use integration_tests::shared::App;
+    let world = World::with_vars(&[("WEBHOOK_ALLOW_PRIVATE_CIDRS", "127.0.0.0/8")]).await;
+    let client = Client::new(&world, "acme").await;
+    let id = client.create_ok("https://127.0.0.1:1/hook").await;
+    let cases = [
+        ("POST", "test-ping", Fault::cancelled(&["ThrottlingError", "None"], 100)),
+        ("POST", "test-ping", Fault::cancelled(&["ProvisionedThroughputExceeded", "None"], 100)),
+        ("POST", "test-ping", Fault::cancelled(&["TransactionConflict", "None"], 100)),
+        ("POST", "rotate-secret", Fault::new("UpdateItem", "TransactionConflictException", "", 100)),
+        ("POST", "rotate-secret", Fault::new("UpdateItem", "ProvisionedThroughputExceededException", "", 100)),
+    ];
+    for (method, action, fault) in cases {
+        let app = App::new(world.config(), fault.client(&world.client));
+        let faulty = Client { app, app_id: client.app_id.clone(), key: client.key.clone() };
+        let answer = faulty.send(Req::new(method, &format!("{}/{action}", client.item(&id)))).await;
+        answer.assert_error(503, "service_unavailable");
+        assert_eq!(answer.header("retry-after"), Some("1"));
+        assert!(fault.injected() >= 1);
+    }
+}
