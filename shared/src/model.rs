@@ -54,6 +54,26 @@ pub struct EndpointPatch {
 
 const ENDPOINT_FIELDS: [&str; 5] = ["url", "events", "description", "active", "metadata"];
 
+impl CreatedEndpoint {
+    /// The endpoint `new` becomes at `now_ms`: a fresh UUIDv7 id and signing secret, both
+    /// timestamps `now`. Minted before it is stored, so that the create answer (and its idempotent
+    /// copy) can be written in the same transaction.
+    pub fn mint(new: &NewEndpoint, now_ms: u64) -> Result<CreatedEndpoint, crate::secrets::RandomError> {
+        let now = crate::time::rfc3339_millis(now_ms);
+        let endpoint = Endpoint {
+            id: uuid::Uuid::now_v7().to_string(),
+            url: new.url.url.clone(),
+            events: new.events.clone(),
+            description: new.description.clone(),
+            active: new.active,
+            metadata: new.metadata.clone(),
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        Ok(CreatedEndpoint { endpoint, secret: crate::secrets::new_signing_secret()? })
+    }
+}
+
 impl NewEndpoint {
     pub async fn from_body(body: &Map<String, Value>, config: &Config) -> Result<Self, ApiError> {
         reject_unknown_fields(body, &ENDPOINT_FIELDS)?;

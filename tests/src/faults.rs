@@ -22,10 +22,12 @@ impl Storable for Replacing {
 }
 
 /// Answers `operation` (`TransactWriteItems`, `UpdateItem`, ...) with `body` (a DynamoDB JSON error)
-/// and status 400, `times` times, then lets DynamoDB's real answers through.
+/// and status 400, `times` times, then lets DynamoDB's real answers through. The request itself
+/// reaches DynamoDB: only its answer is lost, as when a connection drops after the write.
 #[derive(Debug, Clone)]
 pub struct Fault {
     operation: &'static str,
+    status: u16,
     body: String,
     remaining: Arc<AtomicUsize>,
     seen: Arc<AtomicUsize>,
@@ -36,7 +38,19 @@ impl Fault {
         let body = format!(
             r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{error_type}","message":"injected by the test"{extra}}}"#
         );
-        Fault { operation, body, remaining: Arc::new(AtomicUsize::new(times)), seen: Arc::new(AtomicUsize::new(0)) }
+        Fault {
+            operation,
+            status: 400,
+            body,
+            remaining: Arc::new(AtomicUsize::new(times)),
+            seen: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The same fault answered with `status` (a 500 is one the SDK retries).
+    pub fn with_status(mut self, status: u16) -> Fault {
+        self.status = status;
+        self
     }
 
     /// A `TransactionCanceledException` whose items were cancelled for `reasons` (`ThrottlingError`, …).
@@ -89,7 +103,7 @@ impl Intercept for Fault {
         if cfg.load::<Replacing>().is_some() {
             self.seen.fetch_add(1, Ordering::SeqCst);
             let response = context.response_mut();
-            *response.status_mut() = StatusCode::try_from(400u16)?;
+            *response.status_mut() = StatusCode::try_from(self.status)?;
             *response.body_mut() = SdkBody::from(self.body.clone());
         }
         Ok(())

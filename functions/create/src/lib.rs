@@ -2,14 +2,18 @@
 
 use shared::http::routes;
 use shared::lambda_http::{Body, Request, Response};
-use shared::model::NewEndpoint;
-use shared::{App, Reply};
+use shared::model::{CreatedEndpoint, NewEndpoint};
+use shared::time::now_millis;
+use shared::{ApiError, App, Reply};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     app.respond(&routes::CREATE_WEBHOOK, req, |call| async move {
         let new = NewEndpoint::from_body(&call.body, &app.config).await?;
-        let created = app.store.create_endpoint(&call.app_id, &new, app.config.max_endpoints_per_app).await?;
-        Reply::secret(201, &created)
+        let created = CreatedEndpoint::mint(&new, now_millis()).map_err(ApiError::from)?;
+        let reply = Reply::secret(201, &created)?;
+        let max = app.config.max_endpoints_per_app;
+        app.store.create_endpoint(&call.app_id, &new, &created, max, call.completion(&reply).as_ref()).await?;
+        Ok(reply)
     })
     .await
 }

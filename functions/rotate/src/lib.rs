@@ -4,13 +4,17 @@
 use shared::http::routes;
 use shared::lambda_http::{Body, Request, Response};
 use shared::model::{RotatedSecret, Rotation};
-use shared::{App, Reply};
+use shared::secrets::new_signing_secret;
+use shared::{ApiError, App, Reply};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     app.respond(&routes::ROTATE_SECRET, req, |call| async move {
         let rotation = Rotation::from_body(&call.body)?;
-        let secret = app.store.rotate_secret(&call.app_id, call.webhook(), rotation).await?;
-        Reply::secret(200, &RotatedSecret { secret })
+        let rotated = RotatedSecret { secret: new_signing_secret().map_err(ApiError::from)? };
+        let reply = Reply::secret(200, &rotated)?;
+        let completion = call.completion(&reply);
+        app.store.rotate_secret(&call.app_id, call.webhook(), rotation, &rotated.secret, completion.as_ref()).await?;
+        Ok(reply)
     })
     .await
 }

@@ -16,8 +16,9 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         let (id, now) = (Uuid::now_v7(), now_millis());
         let ping = Message::test_ping(id, &call.app_id, call.webhook(), now);
         let delivery = delivery::deliver(app.deliverer()?, &target, &ping, id, now).await?;
-        app.store.record_delivery(&call.app_id, call.webhook(), &delivery).await?;
-        Reply::data(200, &delivery)
+        let reply = Reply::data(200, &delivery)?;
+        app.store.record_delivery(&call.app_id, call.webhook(), &delivery, call.completion(&reply).as_ref()).await?;
+        Ok(reply)
     })
     .await
 }

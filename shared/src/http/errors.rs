@@ -17,10 +17,17 @@ impl From<StoreError> for ApiError {
                 "This endpoint already has {max} retired secrets still in their grace period; \
                  rotate without a grace period or wait for one to expire."
             )),
+            StoreError::Conflict(Conflict::IdempotencyLost) => ApiError::idempotency_in_progress(),
             StoreError::InvalidCursor => ApiError::invalid_cursor(),
             StoreError::Unavailable(detail) => ApiError::service_unavailable().with_detail(detail),
             StoreError::TooLarge(detail) | StoreError::Other(detail) => ApiError::internal().with_detail(detail),
         }
+    }
+}
+
+impl From<crate::secrets::RandomError> for ApiError {
+    fn from(err: crate::secrets::RandomError) -> Self {
+        ApiError::internal().with_detail(format!("getrandom: {err}"))
     }
 }
 

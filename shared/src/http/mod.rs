@@ -26,7 +26,7 @@ use crate::store::{dynamodb_client, Store};
 use crate::validate::{is_valid_app_id, parse_webhook_id};
 use auth::{KeyCache, Principal, KEY_CACHE_TTL};
 use envelope::Reply;
-use idempotency::NextAction;
+use idempotency::{Claimed, NextAction};
 use request::{idempotency_key, parse_body, query_pairs, request_id, Call};
 use routes::Route;
 
@@ -122,25 +122,26 @@ impl App {
         }
         let key = if method == "POST" { idempotency_key(req.headers())? } else { None };
         let app_id = ids.app_id;
-        let run = || async {
+        let run = |idempotency: Option<Claimed>| async {
             let call = Call {
                 body: parse_body(route.body, req.headers(), req.body().as_ref())?,
                 query: query_pairs(req),
                 request_id: request_id.to_owned(),
                 webhook_id,
                 app_id: app_id.clone(),
+                idempotency,
             };
             work(call).await
         };
         let Some(key) = key else {
-            return run().await;
+            return run(None).await;
         };
         let claimed = match idempotency::begin(&self.store, &app_id, key, req).await? {
             NextAction::Replay(reply) => return Ok(reply),
             NextAction::Run(claimed) => claimed,
         };
-        let reply = run().await.unwrap_or_else(|err| error_reply(&err, request_id));
-        match idempotency::finish(&self.store, &app_id, claimed, &reply).await {
+        let reply = run(Some(claimed.clone())).await.unwrap_or_else(|err| error_reply(&err, request_id));
+        match idempotency::finish(&self.store, &claimed, &reply).await {
             Ok(()) => Ok(reply),
             // The first answer stands; the claim lapses with the invocation.
             Err(e) if reply.status >= 500 => {

@@ -8,8 +8,11 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::envelope::Reply;
+use super::idempotency::Claimed;
 use super::routes::BodyRule;
 use crate::error::ApiError;
+use crate::store::Completion;
 use crate::validate::{self, MAX_BODY_BYTES};
 
 /// A request that passed every check before the route's own work.
@@ -20,6 +23,8 @@ pub struct Call {
     pub body: Map<String, Value>,
     pub request_id: String,
     pub(super) query: Vec<(String, String)>,
+    /// The `Idempotency-Key` claim this request holds (POST with the header).
+    pub(super) idempotency: Option<Claimed>,
 }
 
 impl Call {
@@ -31,6 +36,12 @@ impl Call {
     /// The first value of a query parameter.
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The answer to store inside the work's own transaction when this request holds an
+    /// `Idempotency-Key` (contract, "Idempotency"): pass it to the store write that commits the work.
+    pub fn completion(&self, reply: &Reply) -> Option<Completion> {
+        self.idempotency.as_ref().map(|claimed| claimed.completion(reply))
     }
 
     /// `?limit=` (1–100, default 20) and `?cursor=`.

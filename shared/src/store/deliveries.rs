@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::endpoints::webhook_sk;
 use super::error::{build_error, sdk_error};
-use super::{app_pk, get_n, get_s, key_of, n, opt_s, s, Item, Page, Store, StoreError};
+use super::{app_pk, get_n, get_s, key_of, n, opt_s, s, Completion, Conflict, Item, Page, Store, StoreError};
 use crate::cursor::ListId;
 use crate::model::{Delivery, DeliveryStatus};
 use crate::time::now_millis;
@@ -62,8 +62,16 @@ fn delivery_from_item(item: &Item) -> Result<Delivery, StoreError> {
 }
 
 impl Store {
-    /// Writes the record under the endpoint's history and under its status, in one transaction.
-    pub async fn record_delivery(&self, app_id: &str, webhook_id: Uuid, delivery: &Delivery) -> Result<(), StoreError> {
+    /// Writes the record under the endpoint's history and under its status, in one transaction
+    /// (with `completion`, the idempotent answer, when there is one).
+    /// Errors: `Conflict(IdempotencyLost)`, `Unavailable`, `Other`.
+    pub async fn record_delivery(
+        &self,
+        app_id: &str,
+        webhook_id: Uuid,
+        delivery: &Delivery,
+        completion: Option<&Completion>,
+    ) -> Result<(), StoreError> {
         let expires_at = now_millis() / 1000 + DELIVERY_TTL_SECONDS;
         let id = &delivery.id;
         let sks = [
@@ -79,10 +87,13 @@ impl Store {
                 .map_err(build_error)?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
+        if let Some(completion) = completion {
+            items.push(self.completion_item(completion)?);
+        }
         // Throttling or a conflict cancels the transaction: retried, then `Unavailable` (503).
         match self.transact(items, "TransactWriteItems delivery").await? {
             Ok(()) => Ok(()),
-            Err(_) => Err(StoreError::Other("delivery record: a condition failed on unconditional puts".into())),
+            Err(_) => Err(StoreError::Conflict(Conflict::IdempotencyLost)),
         }
     }
 

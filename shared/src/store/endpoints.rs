@@ -9,10 +9,9 @@ use uuid::Uuid;
 
 use super::error::{build_error, is_conditional_failure, sdk_error};
 use super::write::{optimistic, Step};
-use super::{app_pk, get_s, key_of, opt_s, s, Conflict, Item, Page, Store, StoreError};
+use super::{app_pk, get_s, key_of, opt_s, s, Completion, Conflict, Item, Page, Store, StoreError};
 use crate::cursor::ListId;
 use crate::model::{CreatedEndpoint, Endpoint, EndpointPatch, NewEndpoint};
-use crate::secrets::new_signing_secret;
 use crate::time::{now_millis, rfc3339_millis};
 
 const WEBHOOK_PREFIX: &str = "WEBHOOK#";
@@ -142,44 +141,40 @@ fn update_expression(
 }
 
 impl Store {
-    /// Creates the endpoint, its URL marker and its quota slot in one transaction.
-    /// Errors: `Conflict(DuplicateUrl)`, `Conflict(EndpointQuota)`, `Unavailable`, `Other`.
+    /// Creates the endpoint minted as `created` (from `new`), its URL marker and its quota slot in one
+    /// transaction, with `completion` (the idempotent answer) when there is one.
+    /// Errors: `Conflict(DuplicateUrl)`, `Conflict(EndpointQuota)`, `Conflict(IdempotencyLost)`,
+    /// `Unavailable`, `Other`.
     pub async fn create_endpoint(
         &self,
         app_id: &str,
         new: &NewEndpoint,
+        created: &CreatedEndpoint,
         max_endpoints: u32,
-    ) -> Result<CreatedEndpoint, StoreError> {
-        let id = Uuid::now_v7();
-        let now = rfc3339_millis(now_millis());
-        let secret = new_signing_secret()?;
+        completion: Option<&Completion>,
+    ) -> Result<(), StoreError> {
+        let endpoint = &created.endpoint;
+        let id = Uuid::parse_str(&endpoint.id).map_err(|_| StoreError::Other("minted id is not a UUID".into()))?;
         let pk = app_pk(app_id);
         let url_key = new.url.uniqueness_key();
-        let endpoint = Endpoint {
-            id: id.to_string(),
-            url: new.url.url.clone(),
-            events: new.events.clone(),
-            description: new.description.clone(),
-            active: new.active,
-            metadata: new.metadata.clone(),
-            created_at: now.clone(),
-            updated_at: now,
-        };
-
         let mut item = key_of(pk.clone(), webhook_sk(id));
-        item.extend(endpoint_attributes(&endpoint, &url_key).into_iter().map(|(k, v)| (k.to_owned(), v)));
-        item.insert("secret".into(), s(&secret));
+        item.extend(endpoint_attributes(endpoint, &url_key).into_iter().map(|(k, v)| (k.to_owned(), v)));
+        item.insert("secret".into(), s(&created.secret));
         let mut marker = key_of(pk, url_marker_sk(&url_key));
         marker.insert("webhookId".into(), s(id.to_string()));
 
-        let items =
+        let mut items =
             vec![self.put_new(item)?, self.put_new(marker)?, self.counter_change(app_id, 1, Some(max_endpoints))?];
+        if let Some(completion) = completion {
+            items.push(self.completion_item(completion)?);
+        }
         match self.transact(items, "create endpoint").await? {
-            Ok(()) => Ok(CreatedEndpoint { endpoint, secret }),
+            Ok(()) => Ok(()),
             Err(rejected) if rejected.at(1) => Err(StoreError::Conflict(Conflict::DuplicateUrl)),
             Err(rejected) if rejected.at(2) => {
                 Err(StoreError::Conflict(Conflict::EndpointQuota { max: max_endpoints }))
             }
+            Err(rejected) if rejected.at(3) => Err(StoreError::Conflict(Conflict::IdempotencyLost)),
             Err(_) => Err(StoreError::Other("create endpoint: id collision".into())),
         }
     }

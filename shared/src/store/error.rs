@@ -16,6 +16,9 @@ pub enum Conflict {
     EndpointQuota { max: u32 },
     /// More than `max` retired secrets would still be in their grace period.
     RetiredSecrets { max: usize },
+    /// The `Idempotency-Key` claim this work held went stale and another attempt took it over;
+    /// nothing of this work was written.
+    IdempotencyLost,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
-use super::error::{is_conditional_failure, sdk_error};
+use super::error::{build_error, is_conditional_failure, sdk_error};
 use super::{app_pk, get_n, get_s, key_of, n, s, Item, Store, StoreError};
 use crate::secrets::random_bytes;
 
@@ -19,6 +19,35 @@ pub struct StoredResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+}
+
+/// An answer to keep for replay under a claimed key: what `complete_idempotency` stores, or what a
+/// store write carries into its own transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub app_id: String,
+    pub key: String,
+    /// The claim's token: the answer is kept only while this claim still holds the key.
+    pub token: String,
+    pub response: StoredResponse,
+}
+
+/// Only the claim that holds the key may complete it.
+const COMPLETION_CONDITION: &str = "#token = :token";
+
+fn completion_update(c: &Completion) -> (String, HashMap<String, String>, HashMap<String, AttributeValue>) {
+    let headers: HashMap<String, AttributeValue> = c.response.headers.iter().map(|(k, v)| (k.clone(), s(v))).collect();
+    let names = [("#state", "state"), ("#status", "status"), ("#token", "token")]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .into();
+    let values = HashMap::from([
+        (":done".to_owned(), s("done")),
+        (":status".to_owned(), n(c.response.status)),
+        (":headers".to_owned(), AttributeValue::M(headers)),
+        (":body".to_owned(), s(&c.response.body)),
+        (":token".to_owned(), s(&c.token)),
+    ]);
+    ("SET #state = :done, #status = :status, headers = :headers, body = :body".to_owned(), names, values)
 }
 
 #[derive(Debug)]
@@ -88,6 +117,10 @@ impl Store {
                 .await?
                 .ok_or_else(|| StoreError::Unavailable("idempotency record vanished".into()))?,
         };
+        // The SDK retried our own PutItem after the first one had landed: the claim is ours.
+        if get_s(&existing, "token").is_ok_and(|t| t == token) {
+            return Ok(Claim::Acquired { token });
+        }
         if get_s(&existing, "fingerprint")? != fingerprint {
             return Ok(Claim::Mismatch);
         }
@@ -123,39 +156,44 @@ impl Store {
         Ok(out.item)
     }
 
-    /// Stores the answer for replay, if this claim still holds the key.
-    pub async fn complete_idempotency(
-        &self,
-        app_id: &str,
-        key: &str,
-        token: &str,
-        response: &StoredResponse,
-    ) -> Result<(), StoreError> {
-        let headers: HashMap<String, AttributeValue> =
-            response.headers.iter().map(|(k, v)| (k.clone(), s(v))).collect();
+    /// Stores the answer for replay on its own, if this claim still holds the key (for answers the
+    /// work did not commit itself: errors below 500). A claim gone stale is no error: the attempt
+    /// that took over answers.
+    pub async fn complete_idempotency(&self, completion: &Completion) -> Result<(), StoreError> {
+        let (expression, names, values) = completion_update(completion);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(idem_key(app_id, key)))
-            .update_expression("SET #state = :done, #status = :status, headers = :headers, body = :body")
-            .condition_expression("#token = :token")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":done", s("done"))
-            .expression_attribute_values(":status", n(response.status))
-            .expression_attribute_values(":headers", AttributeValue::M(headers))
-            .expression_attribute_values(":body", s(&response.body))
-            .expression_attribute_values(":token", s(token))
+            .set_key(Some(idem_key(&completion.app_id, &completion.key)))
+            .update_expression(expression)
+            .condition_expression(COMPLETION_CONDITION)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            // Our claim went stale and another attempt took over: its answer wins.
             Err(e) if is_conditional_failure(&e) => Ok(()),
             Err(e) => Err(sdk_error("UpdateItem idempotency", e)),
         }
+    }
+
+    /// The transaction item that stores `completion`'s answer with the work itself, so that the
+    /// work and its replayable answer commit together or not at all (a cancelled item here is
+    /// `Conflict::IdempotencyLost`).
+    pub(crate) fn completion_item(&self, completion: &Completion) -> Result<TransactWriteItem, StoreError> {
+        let (expression, names, values) = completion_update(completion);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(idem_key(&completion.app_id, &completion.key)))
+            .update_expression(expression)
+            .condition_expression(COMPLETION_CONDITION)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// Frees the key so that a retry runs again (after a 5xx).
@@ -165,9 +203,13 @@ impl Store {
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(idem_key(app_id, key)))
-            .condition_expression("#token = :token")
+            // Only a claim still running: a work whose answer was lost after it committed (and with
+            // it, its idempotent answer) keeps that answer for the retry to replay.
+            .condition_expression("#token = :token AND #state = :running")
             .expression_attribute_names("#token", "token")
+            .expression_attribute_names("#state", "state")
             .expression_attribute_values(":token", s(token))
+            .expression_attribute_values(":running", s("running"))
             .send()
             .await;
         match result {

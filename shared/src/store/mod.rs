@@ -42,7 +42,7 @@ use error::{corrupt, sdk_error};
 
 pub use deliveries::DELIVERY_TTL_SECONDS;
 pub use error::{Conflict, StoreError};
-pub use idempotency::{Claim, StoredResponse, IDEMPOTENCY_TTL_SECONDS};
+pub use idempotency::{Claim, Completion, StoredResponse, IDEMPOTENCY_TTL_SECONDS};
 pub use keys::ApiKeyRecord;
 pub use page::Page;
 

@@ -5,16 +5,23 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use uuid::Uuid;
 
 use super::endpoints::webhook_sk;
-use super::error::{is_conditional_failure, sdk_error};
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+
+use super::error::{build_error, is_conditional_failure, sdk_error};
 use super::write::{optimistic, Step};
-use super::{app_pk, get_s, key_of, n, s, Conflict, Item, Store, StoreError};
+use super::{app_pk, get_s, key_of, n, s, Completion, Conflict, Item, Store, StoreError};
 use crate::model::{DeliveryTarget, Rotation, MAX_RETIRED_SECRETS};
-use crate::secrets::new_signing_secret;
 use crate::time::now_millis;
 
 /// Rotations racing: a loser re-reads and applies its rotation on top, up to this many times, after
 /// a short random pause so that racers spread out.
 const MAX_ATTEMPTS: usize = 8;
+/// The rotation: the fresh secret in, the retired list replaced…
+const ROTATE: &str = "SET secret = :fresh, retiredSecrets = :retired";
+/// …only if the secret is still the one read.
+const UNCHANGED: &str = "secret = :current";
 
 #[derive(Debug, Clone, PartialEq)]
 struct Retired {
@@ -72,31 +79,61 @@ impl Store {
 
     /// Replaces the current secret; one conditional write on the secret read, so two racing
     /// rotations both land (one after the other) and neither loses a secret.
-    /// Errors: `NotFound`, `Conflict(RetiredSecrets)`, `Unavailable` after too many races.
-    pub async fn rotate_secret(&self, app_id: &str, id: Uuid, rotation: Rotation) -> Result<String, StoreError> {
+    /// Makes `fresh` the current secret, retiring the current one for the rotation's grace period;
+    /// one conditional write on the secret read (with `completion`, the idempotent answer, in the
+    /// same transaction), so two racing rotations both land and neither loses a secret.
+    /// Errors: `NotFound`, `Conflict(RetiredSecrets)`, `Conflict(IdempotencyLost)`, `Unavailable`.
+    pub async fn rotate_secret(
+        &self,
+        app_id: &str,
+        id: Uuid,
+        rotation: Rotation,
+        fresh: &str,
+        completion: Option<&Completion>,
+    ) -> Result<(), StoreError> {
         optimistic("rotate secret", MAX_ATTEMPTS, || async {
             let item = self.endpoint_item(app_id, id).await?;
             let current = get_s(&item, "secret")?;
             let retired =
                 retire(&current, retired_from_item(&item), rotation, now_millis()).map_err(StoreError::Conflict)?;
-            let fresh = new_signing_secret()?;
-            let result = self
-                .client
-                .update_item()
+            let key = key_of(app_pk(app_id), webhook_sk(id));
+            let values = HashMap::from([
+                (":fresh".to_owned(), s(fresh)),
+                (":retired".to_owned(), retired_value(&retired)),
+                (":current".to_owned(), s(&current)),
+            ]);
+            let Some(completion) = completion else {
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .update_expression(ROTATE)
+                    .condition_expression(UNCHANGED)
+                    .set_expression_attribute_values(Some(values))
+                    .send()
+                    .await;
+                return match result {
+                    Ok(_) => Ok(Step::Done(())),
+                    // Rotated (or deleted) since the read: read again.
+                    Err(e) if is_conditional_failure(&e) => Ok(Step::Retry),
+                    Err(e) => Err(sdk_error("UpdateItem rotate secret", e)),
+                };
+            };
+            let update = Update::builder()
                 .table_name(&self.table)
-                .set_key(Some(key_of(app_pk(app_id), webhook_sk(id))))
-                .update_expression("SET secret = :fresh, retiredSecrets = :retired")
-                .condition_expression("secret = :current")
-                .expression_attribute_values(":fresh", s(&fresh))
-                .expression_attribute_values(":retired", retired_value(&retired))
-                .expression_attribute_values(":current", s(&current))
-                .send()
-                .await;
-            match result {
-                Ok(_) => Ok(Step::Done(fresh)),
-                // Rotated (or deleted) since the read: read again.
-                Err(e) if is_conditional_failure(&e) => Ok(Step::Retry),
-                Err(e) => Err(sdk_error("UpdateItem rotate secret", e)),
+                .set_key(Some(key))
+                .update_expression(ROTATE)
+                .condition_expression(UNCHANGED)
+                .set_expression_attribute_values(Some(values));
+            let items = vec![
+                TransactWriteItem::builder().update(update.build().map_err(build_error)?).build(),
+                self.completion_item(completion)?,
+            ];
+            match self.transact(items, "rotate secret").await? {
+                Ok(()) => Ok(Step::Done(())),
+                Err(rejected) if rejected.at(1) => Err(StoreError::Conflict(Conflict::IdempotencyLost)),
+                Err(_) => Ok(Step::Retry),
             }
         })
         .await

@@ -196,3 +196,41 @@ async fn transient_dynamodb_errors_are_503_never_500() {
         assert!(fault.injected() >= 1);
     }
 }
+
+/// The idempotent answer commits with the work: a create whose answer was lost after its
+/// transaction committed is answered 503, and its retry replays the 201 with the secret (before,
+/// the retry answered 409 `duplicate_webhook` and the secret was lost). And an SDK retry of the
+/// claim that finds its own claim proceeds.
+#[tokio::test]
+async fn idempotent_answers_commit_with_the_work() {
+    use integration_tests::faults::Fault;
+    use integration_tests::shared::App;
+    let world = World::new().await;
+    let client = Client::new(&world, "acme").await;
+    let with = |fault: &Fault| Client {
+        app: App::new(world.config(), fault.client(&world.client)),
+        app_id: client.app_id.clone(),
+        key: client.key.clone(),
+    };
+    let create = Req::new("POST", &client.collection())
+        .header("idempotency-key", "create-1")
+        .json(json!({"url": "https://hooks.example.com/a", "events": ["*"]}));
+    let lost = Fault::new("TransactWriteItems", "InternalServerError", "", 100);
+    with(&lost).send(create.clone()).await.assert_error(503, "service_unavailable");
+    let retried = client.send(create.clone()).await;
+    retried.assert_status(201);
+    assert_eq!(retried.header("idempotent-replayed"), Some("true"), "the committed answer");
+    assert!(retried.data()["secret"].as_str().unwrap().starts_with("whsec_"));
+    let replayed = client.send(create).await;
+    assert_eq!((replayed.status, replayed.raw.as_str()), (201, retried.raw.as_str()));
+
+    // The claim's PutItem lands, its answer is lost, the SDK sends it again: still ours.
+    let lost = Fault::new("PutItem", "InternalServerError", "", 1).with_status(500);
+    let rotate = Req::new("POST", &format!("{}/rotate-secret", client.item(retried.data()["id"].as_str().unwrap())))
+        .header("idempotency-key", "rotate-1");
+    let rotated = with(&lost).send(rotate.clone()).await;
+    rotated.assert_status(200);
+    assert_eq!(lost.injected(), 1);
+    let again = client.send(rotate).await;
+    assert_eq!((again.header("idempotent-replayed"), again.raw.as_str()), (Some("true"), rotated.raw.as_str()));
+}

@@ -13,8 +13,9 @@ use counter::CountingRelay;
 use loopback_ca::LoopbackCa;
 use runtime_api::RuntimeApi;
 use serde_json::{json, Value};
-use shared::model::NewEndpoint;
+use shared::model::{CreatedEndpoint, NewEndpoint};
 use shared::store::{dynamodb_client, Store};
+use shared::time::now_millis;
 use shared::url::AddressPolicy;
 use shared::validate::parse_webhook_url;
 use webhook_keys::{FIXTURE_APP as APP, FIXTURE_WEBHOOK_ID};
@@ -235,11 +236,20 @@ async fn setup(table: &str, deletable_count: usize) -> Result<(String, Vec<Strin
             metadata: Default::default(),
         })
     };
-    let target = store.create_endpoint(APP, &new(PING_URL)?, u32::MAX).await.map_err(|e| e.to_string())?.endpoint.id;
+    let create = |url: String| {
+        let store = &store;
+        let new = new(&url);
+        async move {
+            let new = new?;
+            let created = CreatedEndpoint::mint(&new, now_millis()).map_err(|e| e.to_string())?;
+            store.create_endpoint(APP, &new, &created, u32::MAX, None).await.map_err(|e| e.to_string())?;
+            Ok::<_, String>(created.endpoint.id)
+        }
+    };
+    let target = create(PING_URL.to_owned()).await?;
     let mut deletable = Vec::with_capacity(deletable_count);
     for i in 0..deletable_count {
-        let created = store.create_endpoint(APP, &new(&format!("https://93.184.215.14/delete/{i}"))?, u32::MAX).await;
-        deletable.push(created.map_err(|e| e.to_string())?.endpoint.id);
+        deletable.push(create(format!("https://93.184.215.14/delete/{i}")).await?);
     }
     Ok((target, deletable))
 }
