@@ -4,12 +4,30 @@ use crate::url::AddressPolicy;
 use crate::validate::EventCatalogue;
 
 pub const DEFAULT_MAX_ENDPOINTS_PER_APP: u32 = 100;
+/// Sends a caller starts by hand (test-ping, resend) per app and minute (contract, "Limits").
+pub const DEFAULT_MANUAL_SENDS_PER_MINUTE: u32 = 60;
+
+/// A positive whole number from `name`, or `default` when unset or blank; anything else is an error
+/// that names the variable.
+fn positive(var: &impl Fn(&str) -> Option<String>, name: &str, default: u32) -> Result<u32, String> {
+    match var(name).filter(|v| !v.trim().is_empty()) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{name} must be a positive integer, not `{v}`")),
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table_name: String,
     pub events: EventCatalogue,
     pub max_endpoints_per_app: u32,
+    /// `MANUAL_SENDS_PER_MINUTE`: test-pings (and resends) per app and minute.
+    pub manual_sends_per_minute: u32,
     pub address_policy: AddressPolicy,
     /// Development only: extra root certificates deliveries trust.
     pub extra_ca_file: Option<String>,
@@ -24,19 +42,13 @@ impl Config {
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         let table_name =
             var("TABLE_NAME").filter(|t| !t.trim().is_empty()).ok_or("TABLE_NAME must name the DynamoDB table")?;
-        let max_endpoints_per_app = match var("MAX_ENDPOINTS_PER_APP").filter(|v| !v.trim().is_empty()) {
-            None => DEFAULT_MAX_ENDPOINTS_PER_APP,
-            Some(v) => v
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("MAX_ENDPOINTS_PER_APP must be a positive integer, not `{v}`"))?,
-        };
+        let max_endpoints_per_app = positive(&var, "MAX_ENDPOINTS_PER_APP", DEFAULT_MAX_ENDPOINTS_PER_APP)?;
+        let manual_sends_per_minute = positive(&var, "MANUAL_SENDS_PER_MINUTE", DEFAULT_MANUAL_SENDS_PER_MINUTE)?;
         Ok(Config {
             table_name,
             events: EventCatalogue::parse(&var("EVENT_TYPES").unwrap_or_default()),
             max_endpoints_per_app,
+            manual_sends_per_minute,
             address_policy: AddressPolicy::from_allow_list(&var("WEBHOOK_ALLOW_PRIVATE_CIDRS").unwrap_or_default())?,
             extra_ca_file: var("WEBHOOK_EXTRA_CA_FILE").filter(|v| !v.trim().is_empty()),
         })
@@ -58,6 +70,7 @@ mod tests {
         assert!(config(&[]).is_err());
         let c = config(&[("TABLE_NAME", "t")]).unwrap();
         assert_eq!(c.max_endpoints_per_app, 100);
+        assert_eq!(c.manual_sends_per_minute, 60);
         assert!(c.extra_ca_file.is_none());
     }
 
@@ -65,6 +78,7 @@ mod tests {
     fn rejects_malformed_values_instead_of_guessing() {
         assert!(config(&[("TABLE_NAME", "t"), ("MAX_ENDPOINTS_PER_APP", "ten")]).is_err());
         assert!(config(&[("TABLE_NAME", "t"), ("MAX_ENDPOINTS_PER_APP", "0")]).is_err());
+        assert!(config(&[("TABLE_NAME", "t"), ("MANUAL_SENDS_PER_MINUTE", "-1")]).is_err());
         assert!(config(&[("TABLE_NAME", "t"), ("WEBHOOK_ALLOW_PRIVATE_CIDRS", "10.0.0.0/40")]).is_err());
         assert_eq!(config(&[("TABLE_NAME", "t"), ("MAX_ENDPOINTS_PER_APP", " 7 ")]).unwrap().max_endpoints_per_app, 7);
     }

@@ -125,6 +125,16 @@ impl ApiError {
         .with_field("Idempotency-Key")
     }
 
+    /// 429: the app's manual sends for this minute are used up; retry after `retry_after_secs`.
+    pub fn rate_limited(per_minute: u32, retry_after_secs: u64) -> Self {
+        Self::new(
+            429,
+            "rate_limited",
+            format!("This app may send at most {per_minute} test pings or resends a minute; retry after {retry_after_secs} s."),
+        )
+        .with_header("Retry-After", retry_after_secs.to_string())
+    }
+
     pub fn service_unavailable() -> Self {
         Self::new(503, "service_unavailable", "The service is briefly unavailable; retry after a second.")
             .with_header("Retry-After", "1")

@@ -2,13 +2,27 @@
 //! round trips a request costs and which IAM actions a function needs.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
+
+/// Which logged call an attempt in flight is (kept in the attempt's own config bag).
+#[derive(Debug, Clone)]
+struct CallIndex(usize);
+
+impl Storable for CallIndex {
+    type Storer = StoreReplace<Self>;
+}
 
 #[derive(Debug, Clone, Default)]
 struct Calls {
     operations: Vec<String>,
+    /// When each call was sent and when its answer came back.
+    spans: Vec<(Instant, Option<Instant>)>,
     /// IAM actions: the operation's own, or for `TransactWriteItems` those of its items.
     actions: Vec<String>,
 }
@@ -19,7 +33,16 @@ pub struct CallLog(Arc<Mutex<Calls>>);
 impl CallLog {
     /// The operations since the last `take`, in order (`GetItem`, `TransactWriteItems`, ...).
     pub fn take(&self) -> Vec<String> {
-        self.0.lock().map(|mut calls| std::mem::take(&mut calls.operations)).unwrap_or_default()
+        self.take_with_trips().0
+    }
+
+    /// The operations since the last take, and how many round trips they cost one after another:
+    /// calls in flight at the same time share one (a call that starts before every earlier one
+    /// has answered adds none).
+    pub fn take_with_trips(&self) -> (Vec<String>, usize) {
+        let Ok(mut calls) = self.0.lock() else { return (Vec::new(), 0) };
+        let spans = std::mem::take(&mut calls.spans);
+        (std::mem::take(&mut calls.operations), sequential_trips(&spans))
     }
 
     /// Every IAM action the logged calls needed so far (`dynamodb:GetItem`, ...), sorted, unique.
@@ -34,6 +57,24 @@ impl CallLog {
     pub fn client(&self, base: &aws_sdk_dynamodb::Client) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::from_conf(base.config().to_builder().interceptor(self.clone()).build())
     }
+}
+
+/// Round trips one after another: a call starting after every earlier call answered begins a new one.
+fn sequential_trips(spans: &[(Instant, Option<Instant>)]) -> usize {
+    let mut sorted: Vec<(Instant, Instant)> = spans.iter().map(|(s, e)| (*s, e.unwrap_or(*s))).collect();
+    sorted.sort();
+    let mut trips = 0;
+    let mut answered_by: Option<Instant> = None;
+    for (start, end) in sorted {
+        match answered_by {
+            Some(frontier) if start < frontier => answered_by = Some(frontier.max(end)),
+            _ => {
+                trips += 1;
+                answered_by = Some(end);
+            }
+        }
+    }
+    trips
 }
 
 /// `TransactWriteItems` needs the permission of each kind of item it carries.
@@ -59,7 +100,7 @@ impl Intercept for CallLog {
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         let request = context.request();
         // DynamoDB's JSON protocol names the operation in `X-Amz-Target: DynamoDB_20120810.GetItem`.
@@ -73,6 +114,22 @@ impl Intercept for CallLog {
         if let Ok(mut calls) = self.0.lock() {
             calls.operations.push(operation);
             calls.actions.extend(actions);
+            calls.spans.push((Instant::now(), None));
+            cfg.interceptor_state().store_put(CallIndex(calls.spans.len() - 1));
+        }
+        Ok(())
+    }
+
+    fn read_before_deserialization(
+        &self,
+        _context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if let (Some(CallIndex(i)), Ok(mut calls)) = (cfg.load::<CallIndex>().cloned(), self.0.lock()) {
+            if let Some(span) = calls.spans.get_mut(i) {
+                span.1 = Some(Instant::now());
+            }
         }
         Ok(())
     }

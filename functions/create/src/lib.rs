@@ -12,7 +12,8 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         let created = CreatedEndpoint::mint(&new, now_millis()).map_err(ApiError::from)?;
         let reply = Reply::secret(201, &created)?;
         let max = app.config.max_endpoints_per_app;
-        app.store.create_endpoint(&call.app_id, &new, &created, max, call.completion(&reply).as_ref()).await?;
+        let completion = call.completion(&reply);
+        app.store.create_endpoint(&call.app_id, &new, &created, max, completion.as_ref(), &call.key).await?;
         Ok(reply)
     })
     .await

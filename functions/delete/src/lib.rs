@@ -6,7 +6,7 @@ use shared::{App, Reply};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     app.respond(&routes::DELETE_WEBHOOK, req, |call| async move {
-        app.store.delete_endpoint(&call.app_id, call.webhook()).await?;
+        app.store.delete_endpoint(&call.app_id, call.webhook(), &call.key).await?;
         Ok(Reply::no_content())
     })
     .await

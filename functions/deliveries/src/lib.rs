@@ -10,7 +10,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     app.respond(&routes::LIST_DELIVERIES, req, |call| async move {
         let status = call.query("status").map(DeliveryStatus::from_query).transpose()?;
         let (limit, cursor) = call.page_request()?;
-        let page = app.store.list_deliveries(&call.app_id, call.webhook(), status, limit, cursor).await?;
+        let page = app.store.list_deliveries(&call.app_id, call.webhook(), status, limit, cursor, &call.key).await?;
         Reply::page(&page)
     })
     .await

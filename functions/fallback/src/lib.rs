@@ -12,7 +12,11 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let request_id = request_id(&req);
     let err = match app.authenticate(req.headers()).await {
         Err(err) => err,
-        Ok(principal) => unrouted_error(&principal.app_id, req.method().as_str(), req.uri().path()),
+        // A key the cache vouched for is confirmed first: a revoked key is 401 here too.
+        Ok((principal, key)) => match app.settle_key(&key).await {
+            Err(err) => err,
+            Ok(()) => unrouted_error(&principal.app_id, req.method().as_str(), req.uri().path()),
+        },
     };
     error_reply(&err, &request_id).into_response()
 }

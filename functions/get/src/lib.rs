@@ -6,7 +6,7 @@ use shared::{App, Reply};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     app.respond(&routes::GET_WEBHOOK, req, |call| async move {
-        let endpoint = app.store.get_endpoint(&call.app_id, call.webhook()).await?;
+        let endpoint = app.store.get_endpoint(&call.app_id, call.webhook(), &call.key).await?;
         Reply::data(200, &endpoint)
     })
     .await

@@ -7,7 +7,7 @@ use shared::{App, Reply};
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     app.respond(&routes::LIST_WEBHOOKS, req, |call| async move {
         let (limit, cursor) = call.page_request()?;
-        let page = app.store.list_endpoints(&call.app_id, limit, cursor).await?;
+        let page = app.store.list_endpoints(&call.app_id, limit, cursor, &call.key).await?;
         Reply::page(&page)
     })
     .await

@@ -13,7 +13,9 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         let rotated = RotatedSecret { secret: new_signing_secret().map_err(ApiError::from)? };
         let reply = Reply::secret(200, &rotated)?;
         let completion = call.completion(&reply);
-        app.store.rotate_secret(&call.app_id, call.webhook(), rotation, &rotated.secret, completion.as_ref()).await?;
+        app.store
+            .rotate_secret(&call.app_id, call.webhook(), rotation, &rotated.secret, completion.as_ref(), &call.key)
+            .await?;
         Ok(reply)
     })
     .await

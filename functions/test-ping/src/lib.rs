@@ -1,18 +1,33 @@
 //! `POST /apps/{appId}/webhooks/{webhookId}/test-ping`: sends a signed `webhook.test` event now and
-//! answers with the delivery record (200 whether or not the receiver accepted it).
+//! answers with the delivery record (200 whether or not the receiver accepted it). Counted in the
+//! app's manual-send limit (429 `rate_limited` past it), checked after the body and before the
+//! endpoint is looked up; the two run concurrently.
 
 use shared::delivery::{self, Message};
 use shared::http::routes;
 use shared::lambda_http::{Body, Request, Response};
+use shared::store::StoreError;
 use shared::time::now_millis;
 use shared::uuid::Uuid;
 use shared::validate::reject_unknown_fields;
-use shared::{App, Reply};
+use shared::{ApiError, App, Reply};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     app.respond(&routes::TEST_PING, req, |call| async move {
         reject_unknown_fields(&call.body, &[])?;
-        let target = app.store.delivery_target(&call.app_id, call.webhook()).await?;
+        let per_minute = app.config.manual_sends_per_minute;
+        let (allowance, target) = shared::tokio::join!(
+            app.store.take_manual_send(&call.app_id, per_minute, now_millis()),
+            app.store.delivery_target(&call.app_id, call.webhook(), &call.key),
+        );
+        // The key's verdict first (401 before 429).
+        if let Err(StoreError::KeyRejected) = target {
+            return Err(ApiError::invalid_key());
+        }
+        if let Some(retry_after) = allowance? {
+            return Err(ApiError::rate_limited(per_minute, retry_after));
+        }
+        let target = target?;
         let (id, now) = (Uuid::now_v7(), now_millis());
         let ping = Message::test_ping(id, &call.app_id, call.webhook(), now);
         let delivery = delivery::deliver(app.deliverer()?, &target, &ping, id, now).await?;

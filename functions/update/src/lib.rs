@@ -8,7 +8,7 @@ use shared::{App, Reply};
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     app.respond(&routes::UPDATE_WEBHOOK, req, |call| async move {
         let patch = EndpointPatch::from_body(&call.body, &app.config).await?;
-        let endpoint = app.store.update_endpoint(&call.app_id, call.webhook(), &patch).await?;
+        let endpoint = app.store.update_endpoint(&call.app_id, call.webhook(), &patch, &call.key).await?;
         Reply::data(200, &endpoint)
     })
     .await

@@ -1,5 +1,8 @@
-//! API keys: which key a request presents, what it may do, and a short per-container cache so that
-//! a warm request pays no DynamoDB round trip for authentication.
+//! API keys: which key a request presents, what it may do, and a short per-container cache of each
+//! key's app and scopes, so that a warm request can run its checks at once. The cache never decides
+//! validity alone: a key it vouches for comes with a `KeyGuard` that the store confirms alongside
+//! the work's own first read or inside its transaction (contract: a revoked key is 401 from the
+//! moment `revokedAt` is written, on every container).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,11 +12,10 @@ use lambda_http::http::HeaderMap;
 
 use crate::error::ApiError;
 use crate::secrets::api_key_hash;
-use crate::store::{ApiKeyRecord, Store};
+use crate::store::{ApiKeyRecord, KeyGuard, Store};
 use crate::time::now_millis;
 
-/// How long a looked-up key is trusted without asking DynamoDB again; a revocation takes effect
-/// within this time on every warm container.
+/// How long a looked-up key's app and scopes are kept; its validity is confirmed on every request.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
 /// Bounds the cache; past this many entries it starts afresh rather than growing without end.
 const KEY_CACHE_MAX_ENTRIES: usize = 1024;
@@ -90,23 +92,27 @@ impl KeyCache {
         }
     }
 
-    /// The principal behind the request's key, or 401. Unknown keys are not cached, so a key
-    /// issued a moment ago works at once; known ones (revoked included) are, for `ttl`.
-    pub async fn authenticate(&self, store: &Store, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    /// The principal behind the request's key and the guard its validity travels with, or 401.
+    /// A key read now comes `confirmed`; one from the cache `to_confirm`. Unknown keys and invalid
+    /// ones are not cached, so a key issued a moment ago works at once.
+    pub async fn authenticate(&self, store: &Store, headers: &HeaderMap) -> Result<(Principal, KeyGuard), ApiError> {
         let key = presented_key(headers).ok_or_else(ApiError::invalid_key)?;
         let hash = api_key_hash(key);
-        let record = match self.get(&hash) {
-            Some(record) => record,
+        let now_secs = now_millis() / 1000;
+        let (record, guard) = match self.get(&hash) {
+            Some(record) => (record, KeyGuard::to_confirm(&hash)),
             None => {
                 let record = store.api_key(&hash).await?.ok_or_else(ApiError::invalid_key)?;
-                self.put(record.clone());
-                record
+                if record.is_valid_at(now_secs) {
+                    self.put(record.clone());
+                }
+                (record, KeyGuard::confirmed(&hash))
             }
         };
-        if !record.is_valid_at(now_millis() / 1000) {
+        if !record.is_valid_at(now_secs) {
             return Err(ApiError::invalid_key());
         }
-        Ok(Principal { app_id: record.app_id, scopes: record.scopes })
+        Ok((Principal { app_id: record.app_id, scopes: record.scopes }, guard))
     }
 }
 

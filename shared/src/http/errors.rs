@@ -19,6 +19,7 @@ impl From<StoreError> for ApiError {
             )),
             StoreError::Conflict(Conflict::IdempotencyLost) => ApiError::idempotency_in_progress(),
             StoreError::InvalidCursor => ApiError::invalid_cursor(),
+            StoreError::KeyRejected => ApiError::invalid_key(),
             StoreError::Unavailable(detail) => ApiError::service_unavailable().with_detail(detail),
             StoreError::TooLarge(detail) | StoreError::Other(detail) => ApiError::internal().with_detail(detail),
         }
@@ -52,6 +53,7 @@ mod tests {
         assert_eq!(code(StoreError::Conflict(Conflict::EndpointQuota { max: 5 })), (409, "quota_exceeded"));
         assert_eq!(code(StoreError::Conflict(Conflict::RetiredSecrets { max: 10 })), (409, "quota_exceeded"));
         assert_eq!(code(StoreError::InvalidCursor), (400, "invalid_cursor"));
+        assert_eq!(code(StoreError::KeyRejected), (401, "invalid_key"));
         assert_eq!(code(StoreError::Unavailable("t".into())), (503, "service_unavailable"));
         assert_eq!(code(StoreError::TooLarge("t".into())), (500, "internal_error"));
         assert_eq!(code(StoreError::Other("t".into())), (500, "internal_error"));

@@ -94,3 +94,9 @@ pub async fn finish(store: &Store, claimed: &Claimed, reply: &Reply) -> Result<(
     }
     Ok(())
 }
+
+/// Frees a claim whose request will not run (its key was refused); best effort, as the claim lapses
+/// at the invocation's deadline anyway.
+pub async fn abandon(store: &Store, claimed: &Claimed) {
+    let _ = store.release_idempotency(&claimed.app_id, &claimed.key, &claimed.token).await;
+}

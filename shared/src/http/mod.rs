@@ -14,7 +14,7 @@ pub mod routes;
 pub mod runtime;
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use lambda_http::http::HeaderMap;
 use lambda_http::{Body, Request, Response};
@@ -22,7 +22,7 @@ use lambda_http::{Body, Request, Response};
 use crate::config::Config;
 use crate::delivery::{Deliverer, Timeouts};
 use crate::error::ApiError;
-use crate::store::{dynamodb_client, Store};
+use crate::store::{dynamodb_client, KeyGuard, Store};
 use crate::validate::{is_valid_app_id, parse_webhook_id};
 use auth::{KeyCache, Principal, KEY_CACHE_TTL};
 use envelope::Reply;
@@ -80,9 +80,18 @@ impl App {
         Ok(App::new(config, dynamodb_client().await?))
     }
 
-    /// The principal behind the request's key: 401 `invalid_key` without a valid one.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    /// The principal behind the request's key and its guard: 401 `invalid_key` without a valid one.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<(Principal, KeyGuard), ApiError> {
         self.keys.authenticate(&self.store, headers).await
+    }
+
+    /// Settles a key the cache vouched for when nothing in the request confirmed it (an answer
+    /// given before any read: a 400, a 405): a revoked key is 401 whatever else was wrong.
+    pub async fn settle_key(&self, key: &KeyGuard) -> Result<(), ApiError> {
+        if !key.is_settled() {
+            self.store.confirm_key(key).await?;
+        }
+        Ok(())
     }
 
     /// Runs `work` behind every check of `route` and answers in the envelope.
@@ -92,20 +101,43 @@ impl App {
         Fut: Future<Output = Result<Reply, ApiError>>,
     {
         let request_id = request_id(&req);
-        let reply = match self.checked(route, &req, &request_id, work).await {
+        // On the heap: a route's future holds several SDK futures at once (the key's confirmation
+        // beside the work's first read), too large for a small thread stack in unoptimised builds.
+        let reply = match Box::pin(self.checked(route, &req, &request_id, work)).await {
             Ok(reply) => reply,
             Err(err) => error_reply(&err, &request_id),
         };
         reply.into_response()
     }
 
-    /// The contract's check order, then the work, inside the idempotency protocol on POST.
+    /// Authentication, then the checks and the work; the key's verdict comes before any other answer.
     async fn checked<F, Fut>(&self, route: &Route, req: &Request, request_id: &str, work: F) -> Result<Reply, ApiError>
     where
         F: FnOnce(Call) -> Fut,
         Fut: Future<Output = Result<Reply, ApiError>>,
     {
-        let principal = self.authenticate(req.headers()).await?;
+        let (principal, key) = self.authenticate(req.headers()).await?;
+        let key = Arc::new(key);
+        let result = self.checked_as(route, req, request_id, principal, Arc::clone(&key), work).await;
+        self.settle_key(&key).await?;
+        result
+    }
+
+    /// The contract's check order after authentication, then the work, inside the idempotency
+    /// protocol on POST.
+    async fn checked_as<F, Fut>(
+        &self,
+        route: &Route,
+        req: &Request,
+        request_id: &str,
+        principal: Principal,
+        key: Arc<KeyGuard>,
+        work: F,
+    ) -> Result<Reply, ApiError>
+    where
+        F: FnOnce(Call) -> Fut,
+        Fut: Future<Output = Result<Reply, ApiError>>,
+    {
         let ids = route.path.match_path(req.uri().path()).ok_or_else(ApiError::not_found)?;
         // A key's own appId that breaks the pattern (a dashboard may write one) reaches nothing.
         if ids.app_id != principal.app_id || !is_valid_app_id(&ids.app_id) {
@@ -120,10 +152,11 @@ impl App {
         if !route.methods.contains(&method) {
             return Err(ApiError::method_not_allowed(&route.methods.join(", ")));
         }
-        let key = if method == "POST" { idempotency_key(req.headers())? } else { None };
+        let idempotency_key = if method == "POST" { idempotency_key(req.headers())? } else { None };
         let app_id = ids.app_id;
         let run = |idempotency: Option<Claimed>| async {
             let call = Call {
+                key: Arc::clone(&key),
                 body: parse_body(route.body, req.headers(), req.body().as_ref())?,
                 query: query_pairs(req),
                 request_id: request_id.to_owned(),
@@ -133,10 +166,19 @@ impl App {
             };
             work(call).await
         };
-        let Some(key) = key else {
+        let Some(idempotency_key) = idempotency_key else {
             return run(None).await;
         };
-        let claimed = match idempotency::begin(&self.store, &app_id, key, req).await? {
+        // The claim and the key's confirmation in one round trip; the key's verdict comes first.
+        let (claim, confirmed) =
+            tokio::join!(idempotency::begin(&self.store, &app_id, idempotency_key, req), self.store.confirm_key(&key));
+        if let Err(rejected) = confirmed {
+            if let Ok(NextAction::Run(claimed)) = &claim {
+                idempotency::abandon(&self.store, claimed).await;
+            }
+            return Err(rejected.into());
+        }
+        let claimed = match claim? {
             NextAction::Replay(reply) => return Ok(reply),
             NextAction::Run(claimed) => claimed,
         };

@@ -12,8 +12,9 @@ use super::envelope::Reply;
 use super::idempotency::Claimed;
 use super::routes::BodyRule;
 use crate::error::ApiError;
-use crate::store::Completion;
+use crate::store::{Completion, KeyGuard};
 use crate::validate::{self, MAX_BODY_BYTES};
+use std::sync::Arc;
 
 /// A request that passed every check before the route's own work.
 #[derive(Debug)]
@@ -22,6 +23,8 @@ pub struct Call {
     pub webhook_id: Option<Uuid>,
     pub body: Map<String, Value>,
     pub request_id: String,
+    /// The caller's key: pass it to every store call, which confirms it alongside the work.
+    pub key: Arc<KeyGuard>,
     pub(super) query: Vec<(String, String)>,
     /// The `Idempotency-Key` claim this request holds (POST with the header).
     pub(super) idempotency: Option<Claimed>,

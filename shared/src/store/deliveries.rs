@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::endpoints::webhook_sk;
 use super::error::{build_error, sdk_error};
-use super::{app_pk, get_n, get_s, key_of, n, opt_s, s, Completion, Conflict, Item, Page, Store, StoreError};
+use super::{app_pk, get_n, get_s, key_of, n, opt_s, s, Completion, Conflict, Item, KeyGuard, Page, Store, StoreError};
 use crate::cursor::ListId;
 use crate::model::{Delivery, DeliveryStatus};
 use crate::time::now_millis;
@@ -98,7 +98,8 @@ impl Store {
     }
 
     /// One page of an endpoint's deliveries, newest first; `NotFound` when the endpoint does not
-    /// exist, `InvalidCursor` for a cursor of another list.
+    /// exist, `InvalidCursor` for a cursor of another list, `KeyRejected` if the guarded key is no
+    /// longer valid. Both reads are consistent, so a record written a moment ago is listed.
     pub async fn list_deliveries(
         &self,
         app_id: &str,
@@ -106,6 +107,7 @@ impl Store {
         status: Option<DeliveryStatus>,
         limit: u32,
         cursor: Option<&str>,
+        guard: &KeyGuard,
     ) -> Result<Page<Delivery>, StoreError> {
         let list = ListId::Deliveries { app_id, webhook_id, status: status.map(DeliveryStatus::as_str) };
         let pager = self.pager(list, cursor).await?;
@@ -117,6 +119,7 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(key_of(pk.clone(), webhook_sk(webhook_id))))
             .projection_expression("pk")
+            .consistent_read(true)
             .send();
         let page = self
             .client
@@ -129,11 +132,13 @@ impl Store {
             .expression_attribute_values(":prefix", s(&prefix))
             .expression_attribute_values(":now", AttributeValue::N((now_millis() / 1000).to_string()))
             .scan_index_forward(false)
+            .consistent_read(true)
             .limit(limit as i32)
             .set_exclusive_start_key(pager.start.map(|id| key_of(pk.clone(), format!("{prefix}{id}"))))
             .send();
-        // Both in flight at once: one round trip of latency.
-        let (exists, page) = tokio::join!(exists, page);
+        // All in flight at once: one round trip of latency.
+        let (key, exists, page) = tokio::join!(self.confirm_key(guard), exists, page);
+        key?;
         if exists.map_err(|e| sdk_error("GetItem endpoint", e))?.item.is_none() {
             return Err(StoreError::NotFound);
         }

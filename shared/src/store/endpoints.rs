@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::error::{build_error, is_conditional_failure, sdk_error};
 use super::write::{optimistic, Step};
-use super::{app_pk, get_s, key_of, opt_s, s, Completion, Conflict, Item, Page, Store, StoreError};
+use super::{app_pk, get_s, key_of, opt_s, s, Completion, Conflict, Item, KeyGuard, Page, Store, StoreError};
 use crate::cursor::ListId;
 use crate::model::{CreatedEndpoint, Endpoint, EndpointPatch, NewEndpoint};
 use crate::time::{now_millis, rfc3339_millis};
@@ -152,6 +152,7 @@ impl Store {
         created: &CreatedEndpoint,
         max_endpoints: u32,
         completion: Option<&Completion>,
+        guard: &KeyGuard,
     ) -> Result<(), StoreError> {
         let endpoint = &created.endpoint;
         let id = Uuid::parse_str(&endpoint.id).map_err(|_| StoreError::Other("minted id is not a UUID".into()))?;
@@ -165,16 +166,32 @@ impl Store {
 
         let mut items =
             vec![self.put_new(item)?, self.put_new(marker)?, self.counter_change(app_id, 1, Some(max_endpoints))?];
-        if let Some(completion) = completion {
-            items.push(self.completion_item(completion)?);
+        // The key's check first among the optional items, so its index is known.
+        let key_check = self.key_check(guard)?.map(|check| {
+            items.push(check);
+            items.len() - 1
+        });
+        let completion_at = match completion {
+            Some(completion) => {
+                items.push(self.completion_item(completion)?);
+                Some(items.len() - 1)
+            }
+            None => None,
+        };
+        let outcome = self.transact(items, "create endpoint").await?;
+        if let Some(i) = key_check {
+            guard.checked(outcome.as_ref().err().is_none_or(|rejected| !rejected.at(i)));
         }
-        match self.transact(items, "create endpoint").await? {
+        match outcome {
             Ok(()) => Ok(()),
+            Err(rejected) if key_check.is_some_and(|i| rejected.at(i)) => Err(StoreError::KeyRejected),
             Err(rejected) if rejected.at(1) => Err(StoreError::Conflict(Conflict::DuplicateUrl)),
             Err(rejected) if rejected.at(2) => {
                 Err(StoreError::Conflict(Conflict::EndpointQuota { max: max_endpoints }))
             }
-            Err(rejected) if rejected.at(3) => Err(StoreError::Conflict(Conflict::IdempotencyLost)),
+            Err(rejected) if completion_at.is_some_and(|i| rejected.at(i)) => {
+                Err(StoreError::Conflict(Conflict::IdempotencyLost))
+            }
             Err(_) => Err(StoreError::Other("create endpoint: id collision".into())),
         }
     }
@@ -208,8 +225,14 @@ impl Store {
         out.item.ok_or(StoreError::NotFound)
     }
 
-    /// The endpoint as the API shows it (no secret is read). `NotFound` if absent.
-    pub async fn get_endpoint(&self, app_id: &str, id: Uuid) -> Result<Endpoint, StoreError> {
+    /// The endpoint as the API shows it (no secret is read). `NotFound` if absent, `KeyRejected`
+    /// if the guarded key is no longer valid.
+    pub async fn get_endpoint(&self, app_id: &str, id: Uuid, guard: &KeyGuard) -> Result<Endpoint, StoreError> {
+        self.guarded(guard, self.public_endpoint(app_id, id)).await
+    }
+
+    /// The endpoint's public attributes, read consistently.
+    async fn public_endpoint(&self, app_id: &str, id: Uuid) -> Result<Endpoint, StoreError> {
         let (projection, names) = public_projection();
         let out = self
             .client
@@ -231,12 +254,13 @@ impl Store {
         app_id: &str,
         limit: u32,
         cursor: Option<&str>,
+        guard: &KeyGuard,
     ) -> Result<Page<Endpoint>, StoreError> {
         let pager = self.pager(ListId::Endpoints { app_id }, cursor).await?;
         let (projection, mut names) = public_projection();
         names.insert("#pk".into(), "pk".into());
         names.insert("#sk".into(), "sk".into());
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
@@ -249,9 +273,8 @@ impl Store {
             .consistent_read(true)
             .limit(limit as i32)
             .set_exclusive_start_key(pager.start.map(|id| key_of(app_pk(app_id), webhook_sk(id))))
-            .send()
-            .await
-            .map_err(|e| sdk_error("Query endpoints", e))?;
+            .send();
+        let out = self.guarded(guard, async { query.await.map_err(|e| sdk_error("Query endpoints", e)) }).await?;
         let items = out.items().iter().map(endpoint_from_item).collect::<Result<Vec<_>, _>>()?;
         let last = match (out.last_evaluated_key.is_some(), items.last()) {
             (true, Some(last)) => {
@@ -264,13 +287,19 @@ impl Store {
 
     /// Applies `patch`. A URL change moves the URL marker in the same transaction (`Conflict(DuplicateUrl)`
     /// when another endpoint has it). `NotFound` if absent.
-    pub async fn update_endpoint(&self, app_id: &str, id: Uuid, patch: &EndpointPatch) -> Result<Endpoint, StoreError> {
+    pub async fn update_endpoint(
+        &self,
+        app_id: &str,
+        id: Uuid,
+        patch: &EndpointPatch,
+        guard: &KeyGuard,
+    ) -> Result<Endpoint, StoreError> {
         let Some(new_url) = &patch.url else {
-            return self.update_in_place(app_id, id, patch, "attribute_exists(pk)", HashMap::new()).await;
+            return self.update_fields(app_id, id, patch, guard).await;
         };
         let new_key = new_url.uniqueness_key();
         optimistic("update endpoint", MAX_ATTEMPTS, || async {
-            let current = self.endpoint_item(app_id, id).await?;
+            let current = self.guarded(guard, self.endpoint_item(app_id, id)).await?;
             let old_key = get_s(&current, "urlKey")?;
             if old_key == new_key {
                 // Same URL up to normalisation: the marker stays; only the spelling changes.
@@ -324,6 +353,41 @@ impl Store {
         .await
     }
 
+    /// An update that changes no URL: one UpdateItem when the key is confirmed; otherwise the
+    /// update and a check of the key in one transaction, with the endpoint read alongside (the
+    /// answer is the patch applied to what was read, before or after the update alike).
+    async fn update_fields(
+        &self,
+        app_id: &str,
+        id: Uuid,
+        patch: &EndpointPatch,
+        guard: &KeyGuard,
+    ) -> Result<Endpoint, StoreError> {
+        let Some(key_check) = self.key_check(guard)? else {
+            return self.update_in_place(app_id, id, patch, "attribute_exists(pk)", HashMap::new()).await;
+        };
+        let now = rfc3339_millis(now_millis());
+        let (update, names, values) = update_expression(patch, &now);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_of(app_pk(app_id), webhook_sk(id))))
+            .update_expression(update)
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(build_error)?;
+        let items = vec![TransactWriteItem::builder().update(update).build(), key_check];
+        let (written, read) = tokio::join!(self.transact(items, "update endpoint"), self.public_endpoint(app_id, id));
+        let written = written?;
+        guard.checked(written.as_ref().err().is_none_or(|rejected| !rejected.at(1)));
+        match written {
+            Ok(()) => Ok(patch.apply(read?, &now)),
+            Err(rejected) if rejected.at(1) => Err(StoreError::KeyRejected),
+            Err(_) => Err(StoreError::NotFound),
+        }
+    }
+
     async fn update_in_place(
         &self,
         app_id: &str,
@@ -356,10 +420,10 @@ impl Store {
 
     /// Deletes the endpoint, frees its URL marker and its quota slot in one transaction. `NotFound`
     /// if absent.
-    pub async fn delete_endpoint(&self, app_id: &str, id: Uuid) -> Result<(), StoreError> {
+    pub async fn delete_endpoint(&self, app_id: &str, id: Uuid, guard: &KeyGuard) -> Result<(), StoreError> {
         let pk = app_pk(app_id);
         optimistic("delete endpoint", MAX_ATTEMPTS, || async {
-            let current = self.endpoint_item(app_id, id).await?;
+            let current = self.guarded(guard, self.endpoint_item(app_id, id)).await?;
             let url_key = get_s(&current, "urlKey")?;
             let guard = ("urlKey = :urlKey", ":urlKey", s(&url_key));
             let items = vec![

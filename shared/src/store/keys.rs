@@ -4,7 +4,8 @@
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
+use tokio::sync::OnceCell;
 
 use super::error::{build_error, failed_conditions, sdk_error};
 use super::{app_pk, get_s, key_of, s, Store, StoreError};
@@ -29,6 +30,55 @@ impl ApiKeyRecord {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now_secs)
     }
 }
+
+/// The caller's API key as the work sees it (contract, "Authentication": a revoked key is refused
+/// from the moment `revokedAt` is written). Either it was read in this request (`confirmed`), or
+/// the container's cache vouched for it (`to_confirm`) and the store confirms it alongside the
+/// work: read concurrently with the work's first read (`Store::confirm_key`), or, for a write that
+/// reads nothing first, checked inside its transaction (`Store::key_check`). Either way no
+/// round trip is added, and no write commits for a key revoked before it.
+#[derive(Debug)]
+pub struct KeyGuard {
+    hash: String,
+    outcome: OnceCell<Result<(), StoreError>>,
+}
+
+impl KeyGuard {
+    /// A key read (and judged valid) in this very request.
+    pub fn confirmed(hash: impl Into<String>) -> KeyGuard {
+        KeyGuard { hash: hash.into(), outcome: OnceCell::new_with(Some(Ok(()))) }
+    }
+
+    /// No API key at all: a worker or a local tool acting on the table directly.
+    pub fn internal() -> KeyGuard {
+        KeyGuard::confirmed("")
+    }
+
+    /// A key the cache vouched for, to confirm against the table.
+    pub fn to_confirm(hash: impl Into<String>) -> KeyGuard {
+        KeyGuard { hash: hash.into(), outcome: OnceCell::new() }
+    }
+
+    fn is_confirmed(&self) -> bool {
+        self.outcome.get().is_some_and(|o| o.is_ok())
+    }
+
+    /// Records what a transaction's check of the key (`Store::key_check`) found, so the request
+    /// need not read the key again.
+    pub(crate) fn checked(&self, valid: bool) {
+        let _ = self.outcome.set(if valid { Ok(()) } else { Err(StoreError::KeyRejected) });
+    }
+
+    /// Whether the key's validity is known in this request (read now, or confirmed since).
+    pub fn is_settled(&self) -> bool {
+        self.outcome.initialized()
+    }
+}
+
+/// Valid now: exists, no `revokedAt` of any type, no `expiresAt` that has passed (a non-number
+/// `expiresAt` fails the comparison: fail closed).
+const KEY_VALID: &str =
+    "attribute_exists(pk) AND attribute_not_exists(revokedAt) AND (attribute_not_exists(expiresAt) OR expiresAt > :nowSecs)";
 
 /// `revokedAt` of any type.
 fn revoked_at(item: &super::Item) -> Option<String> {
@@ -64,6 +114,51 @@ fn record_from_item(hash: &str, item: &super::Item) -> Result<ApiKeyRecord, Stor
 }
 
 impl Store {
+    /// `Ok` when the guarded key is valid now; `KeyRejected` when it is revoked, expired or gone.
+    /// One consistent GetItem at most per request, however often it is asked (a confirmed key
+    /// costs nothing); run it concurrently with the work's first read.
+    pub async fn confirm_key(&self, guard: &KeyGuard) -> Result<(), StoreError> {
+        let outcome = guard
+            .outcome
+            .get_or_init(|| async {
+                match self.api_key(&guard.hash).await {
+                    Ok(Some(record)) if record.is_valid_at(crate::time::now_millis() / 1000) => Ok(()),
+                    Ok(_) => Err(StoreError::KeyRejected),
+                    Err(e) => Err(e),
+                }
+            })
+            .await;
+        outcome.clone()
+    }
+
+    /// `read` run concurrently with the key's confirmation; the key's verdict comes first (401
+    /// before anything the read found).
+    pub(crate) async fn guarded<T>(
+        &self,
+        guard: &KeyGuard,
+        read: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let (key, value) = tokio::join!(self.confirm_key(guard), read);
+        key?;
+        value
+    }
+
+    /// For a transaction that reads nothing first: a ConditionCheck that the guarded key is valid at
+    /// commit time (`None` when this request already read it). A failed check is `KeyRejected`.
+    pub(crate) fn key_check(&self, guard: &KeyGuard) -> Result<Option<TransactWriteItem>, StoreError> {
+        if guard.is_confirmed() {
+            return Ok(None);
+        }
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key_pk(&guard.hash), "KEY")))
+            .condition_expression(KEY_VALID)
+            .expression_attribute_values(":nowSecs", super::n(crate::time::now_millis() / 1000))
+            .build()
+            .map_err(build_error)?;
+        Ok(Some(TransactWriteItem::builder().condition_check(check).build()))
+    }
+
     pub async fn api_key(&self, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         let out = self
             .client

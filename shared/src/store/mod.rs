@@ -11,6 +11,7 @@
 //! | API key (published layout) | `KEY#{sha256 hex of key}` | `KEY` |
 //! | API key index (for listing) | `APP#{appId}` | `APIKEY#{sha256 hex of key}` |
 //! | cursor MAC key | `CONFIG` | `CURSOR_KEY` |
+//! | manual sends in one minute (limit) | `APP#{appId}` | `MANUAL#{unix minute}` |
 
 //!
 //! The store speaks DynamoDB and its own `StoreError`, never HTTP: it neither writes a caller's
@@ -21,6 +22,7 @@ mod endpoints;
 mod error;
 mod idempotency;
 mod keys;
+mod limits;
 mod page;
 mod secrets;
 mod write;
@@ -43,7 +45,7 @@ use error::{corrupt, sdk_error};
 pub use deliveries::DELIVERY_TTL_SECONDS;
 pub use error::{Conflict, StoreError};
 pub use idempotency::{Claim, Completion, StoredResponse, IDEMPOTENCY_TTL_SECONDS};
-pub use keys::ApiKeyRecord;
+pub use keys::{ApiKeyRecord, KeyGuard};
 pub use page::Page;
 
 pub type Item = HashMap<String, AttributeValue>;

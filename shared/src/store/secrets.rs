@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 use super::error::{build_error, is_conditional_failure, sdk_error};
 use super::write::{optimistic, Step};
-use super::{app_pk, get_s, key_of, n, s, Completion, Conflict, Item, Store, StoreError};
+use super::{app_pk, get_s, key_of, n, s, Completion, Conflict, Item, KeyGuard, Store, StoreError};
 use crate::model::{DeliveryTarget, Rotation, MAX_RETIRED_SECRETS};
 use crate::time::now_millis;
 
@@ -68,9 +68,14 @@ fn retire(current: &str, mut retired: Vec<Retired>, rotation: Rotation, now_ms: 
 
 impl Store {
     /// The endpoint's URL and every secret that signs now.
-    /// `NotFound` if the endpoint does not exist.
-    pub async fn delivery_target(&self, app_id: &str, id: Uuid) -> Result<DeliveryTarget, StoreError> {
-        let item = self.endpoint_item(app_id, id).await?;
+    /// `NotFound` if the endpoint does not exist, `KeyRejected` if the guarded key is no longer valid.
+    pub async fn delivery_target(
+        &self,
+        app_id: &str,
+        id: Uuid,
+        guard: &KeyGuard,
+    ) -> Result<DeliveryTarget, StoreError> {
+        let item = self.guarded(guard, self.endpoint_item(app_id, id)).await?;
         let now = now_millis();
         let mut secrets = vec![get_s(&item, "secret")?];
         secrets.extend(retired_from_item(&item).into_iter().filter(|r| r.expires_at_ms > now).map(|r| r.secret));
@@ -90,9 +95,10 @@ impl Store {
         rotation: Rotation,
         fresh: &str,
         completion: Option<&Completion>,
+        guard: &KeyGuard,
     ) -> Result<(), StoreError> {
         optimistic("rotate secret", MAX_ATTEMPTS, || async {
-            let item = self.endpoint_item(app_id, id).await?;
+            let item = self.guarded(guard, self.endpoint_item(app_id, id)).await?;
             let current = get_s(&item, "secret")?;
             let retired =
                 retire(&current, retired_from_item(&item), rotation, now_millis()).map_err(StoreError::Conflict)?;

@@ -157,7 +157,7 @@ pub fn active(value: &Value) -> Result<bool, ApiError> {
 }
 
 /// `metadata`: an object of at most 50 string values, keys of 1 to 40 characters, values of at
-/// most 500.
+/// most 500, neither with control characters.
 pub fn metadata(value: &Value) -> Result<Map<String, Value>, ApiError> {
     let field = "metadata";
     let Value::Object(map) = value else {
@@ -177,6 +177,14 @@ pub fn metadata(value: &Value) -> Result<Map<String, Value>, ApiError> {
         let Value::String(text) = value else {
             return Err(ApiError::invalid_field(field, format!("`metadata.{key}` must be a string.")));
         };
+        // Control characters would each become a six-byte `\u00XX` in JSON: with them refused, a
+        // page (at most 1 MB of items per DynamoDB Query) stays far below Lambda's 6 MB response.
+        if key.chars().any(char::is_control) || text.chars().any(char::is_control) {
+            return Err(ApiError::invalid_field(
+                field,
+                "`metadata` keys and values must not contain control characters (tabs, newlines included).",
+            ));
+        }
         if text.chars().count() > MAX_METADATA_VALUE_CHARS {
             return Err(ApiError::invalid_field(
                 field,

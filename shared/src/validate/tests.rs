@@ -260,6 +260,12 @@ fn metadata_rules() {
     assert!(metadata(&json!({ "k": null })).is_err());
     assert!(metadata(&json!(["k"])).is_err());
     assert!(metadata(&Value::Null).is_err());
+    // Control characters (category Cc: C0, DEL, C1) in keys or values: a page must stay small.
+    for bad in ["a\u{0}b", "tab\there", "line\n", "\u{7f}", "\u{85}"] {
+        assert!(metadata(&json!({ "k": bad })).is_err(), "{bad:?}");
+        assert!(metadata(&json!({ bad: "v" })).is_err(), "{bad:?} as a key");
+    }
+    assert!(metadata(&json!({ "k": "ünïcödé ✓ \"quoted\" \\" })).is_ok());
 }
 
 #[test]

@@ -234,3 +234,81 @@ async fn idempotent_answers_commit_with_the_work() {
     let again = client.send(rotate).await;
     assert_eq!((again.header("idempotent-replayed"), again.raw.as_str()), (Some("true"), rotated.raw.as_str()));
 }
+
+/// A revoked key is 401 from the moment `revokedAt` is written, on a warm container whose cache
+/// vouched for it a moment before, on every route, and nothing is written with it.
+#[tokio::test]
+async fn revocation_is_immediate_on_warm_containers_on_every_route() {
+    let world = World::new().await;
+    let owner = Client::new(&world, "acme").await;
+    let id = owner.create_ok("https://hooks.example.com/a").await;
+    let key = world.key("acme", &["webhooks:manage"]).await;
+    // One warm container (default cache lifetime), used before and after the revocation.
+    let warm = Client { app: world.container(), app_id: "acme".into(), key: key.clone() };
+    let item = owner.item(&id);
+    let requests = || {
+        vec![
+            Req::new("GET", &owner.collection()),
+            Req::new("GET", &item),
+            Req::new("POST", &owner.collection()).json(json!({"url": "https://hooks.example.com/b", "events": ["*"]})),
+            Req::new("POST", &owner.collection()).header("idempotency-key", "r1").json(json!({"url": 1})),
+            Req::new("PATCH", &item).json(json!({"description": "changed"})),
+            Req::new("PUT", &item).json(json!({"url": "https://hooks.example.com/c"})),
+            Req::new("POST", &format!("{item}/rotate-secret")),
+            Req::new("POST", &format!("{item}/test-ping")),
+            Req::new("GET", &format!("{item}/deliveries")),
+            Req::new("POST", &item),
+            Req::new("DELETE", &item),
+        ]
+    };
+    // Warm the cache on every route (the writes here are harmless: they change nothing asserted).
+    warm.send(Req::new("GET", &owner.collection())).await.assert_status(200);
+    assert!(webhook_keys::revoke_key(&world.store(), "acme", &key).await.unwrap());
+    for req in requests() {
+        let label = format!("{} {}", req.rest_method(), req.raw_path());
+        let answer = warm.send(req).await;
+        assert_eq!((answer.status, answer.error_code()), (401, "invalid_key"), "{label}: {}", answer.raw);
+    }
+    let endpoint = owner.get(&id).await;
+    endpoint.assert_status(200);
+    assert_eq!(endpoint.data()["description"], json!(null), "nothing was changed with the revoked key");
+    assert_eq!(endpoint.data()["url"], json!("https://hooks.example.com/a"));
+    assert_eq!(owner.list("").await.data().as_array().unwrap().len(), 1, "nothing was created");
+}
+
+async fn ping(client: &Client, id: &str) -> integration_tests::Answer {
+    client.send(Req::new("POST", &format!("{}/test-ping", client.item(id)))).await
+}
+
+/// Manual sends are limited per app and minute: past `MANUAL_SENDS_PER_MINUTE`, test-ping is 429
+/// `rate_limited` with `Retry-After` (to the next minute), sends nothing, and another app is unaffected.
+#[tokio::test]
+async fn manual_sends_are_limited_per_app_and_minute() {
+    let world =
+        World::with_vars(&[("WEBHOOK_ALLOW_PRIVATE_CIDRS", "127.0.0.0/8"), ("MANUAL_SENDS_PER_MINUTE", "3")]).await;
+    // Stay clear of a minute boundary, where the count starts afresh.
+    let second = integration_tests::shared::time::now_millis() / 1000 % 60;
+    if second > 50 {
+        tokio::time::sleep(std::time::Duration::from_secs(61 - second)).await;
+    }
+    let acme = Client::new(&world, "acme").await;
+    let globex = Client::new(&world, "globex").await;
+    let id = acme.create_ok("https://127.0.0.1:1/hook").await;
+    let other = globex.create_ok("https://127.0.0.1:1/hook").await;
+    for _ in 0..3 {
+        ping(&acme, &id).await.assert_status(200);
+    }
+    let limited = ping(&acme, &id).await;
+    limited.assert_error(429, "rate_limited");
+    let retry_after: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let history = acme.send(Req::new("GET", &format!("{}/deliveries", acme.item(&id)))).await;
+    assert_eq!(history.data().as_array().unwrap().len(), 3, "the refused ping sent nothing");
+    ping(&globex, &other).await.assert_status(200);
+    // Checked after the body, before stored state: a missing endpoint is 429 too once limited.
+    let missing = Uuid::now_v7().to_string();
+    ping(&acme, &missing).await.assert_error(429, "rate_limited");
+    acme.send(Req::new("POST", &format!("{}/test-ping", acme.item(&id))).json(json!({"x": 1})))
+        .await
+        .assert_error(400, "unknown_field");
+}

@@ -1,4 +1,6 @@
-//! DynamoDB round trips per request, per route: warm containers (key cached) and cold ones.
+//! DynamoDB calls and round trips per request, per route: warm containers (key cached) and cold
+//! ones. Calls in flight together (the key's confirmation beside the work's first read) share a
+//! round trip; the lists are sorted, since concurrent calls start in no fixed order.
 
 use integration_tests::round_trips::CallLog;
 use integration_tests::serde_json::json;
@@ -18,16 +20,25 @@ impl Counted {
         Counted { app, log, key: world.key("acme", &["webhooks:manage"]).await }
     }
 
-    /// Sends `req` and returns the answer with the DynamoDB operations it cost.
-    async fn calls(&self, req: Req) -> (Answer, Vec<String>) {
+    /// Sends `req` and returns the answer with the DynamoDB operations it cost (sorted) and the
+    /// round trips they took one after another.
+    async fn calls(&self, req: Req) -> (Answer, Cost) {
         self.log.take();
         let answer = send(&self.app, &req.key(&self.key)).await;
-        (answer, self.log.take())
+        let (mut calls, trips) = self.log.take_with_trips();
+        calls.sort();
+        (answer, (calls, trips))
     }
 }
 
-fn ops(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
+/// The DynamoDB operations a request made (sorted) and the round trips they took.
+type Cost = (Vec<String>, usize);
+
+/// The operations (sorted) and the round trips they take.
+fn ops(list: &[&str], trips: usize) -> Cost {
+    let mut calls: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+    calls.sort();
+    (calls, trips)
 }
 
 #[tokio::test]
@@ -39,66 +50,83 @@ async fn each_warm_request_costs_the_fewest_round_trips_its_rules_allow() {
     // Cold: the key is read once, then cached for the container.
     let (first, cold) = c.calls(create("https://no-such-host.invalid/0")).await;
     first.assert_status(201);
-    assert_eq!(cold, ops(&["GetItem", "TransactWriteItems"]), "cold create: key lookup + the write");
+    assert_eq!(cold, ops(&["GetItem", "TransactWriteItems"], 2), "cold create: key lookup + the write");
     let id = first.data()["id"].as_str().unwrap().to_owned();
     let item = format!("/apps/acme/webhooks/{id}");
     c.calls(create("https://hooks.example.com/1")).await;
-    // The cursor MAC key is read once per container too (and created by the table's first list ever).
+    // The cursor MAC key is read once per container too (and created by the table's first list ever);
+    // the cached key is confirmed beside the query.
     let (page, first_list) = c.calls(Req::new("GET", "/apps/acme/webhooks?limit=1")).await;
-    assert_eq!(first_list, ops(&["GetItem", "PutItem", "Query"]));
+    assert_eq!(first_list, ops(&["GetItem", "PutItem", "GetItem", "Query"], 3));
     let other = Counted::new(&world).await;
     let (_, cold_list) = other.calls(Req::new("GET", "/apps/acme/webhooks")).await;
-    assert_eq!(cold_list, ops(&["GetItem", "GetItem", "Query"]), "cold list: key, cursor key, the query");
+    assert_eq!(cold_list, ops(&["GetItem", "GetItem", "Query"], 3), "cold list: key, cursor key, the query");
     let cursor = page.body["nextCursor"].as_str().unwrap().to_owned();
 
-    let warm: Vec<(&str, Req, Vec<String>)> = vec![
-        ("create", create("https://hooks.example.com/2"), ops(&["TransactWriteItems"])),
+    // Warm: the cached key is confirmed beside the first read, or checked inside the transaction
+    // of a write that reads nothing first; either way in no round trip of its own.
+    let warm: Vec<(&str, Req, Cost)> = vec![
+        ("create", create("https://hooks.example.com/2"), ops(&["TransactWriteItems"], 1)),
         (
             "create + Idempotency-Key",
             create("https://hooks.example.com/3").header("idempotency-key", "k1"),
-            // The answer is kept in the create's own transaction: no separate write.
-            ops(&["PutItem", "TransactWriteItems"]),
+            // The claim beside the key's confirmation; the answer kept in the create's own transaction.
+            ops(&["PutItem", "GetItem", "TransactWriteItems"], 2),
         ),
         (
             "create, idempotent replay",
             create("https://hooks.example.com/3").header("idempotency-key", "k1"),
-            ops(&["PutItem"]),
+            ops(&["PutItem", "GetItem"], 1),
         ),
-        ("list", Req::new("GET", "/apps/acme/webhooks"), ops(&["Query"])),
-        ("list, next page", Req::new("GET", &format!("/apps/acme/webhooks?limit=1&cursor={cursor}")), ops(&["Query"])),
-        ("get", Req::new("GET", &item), ops(&["GetItem"])),
-        ("update (no URL change)", Req::new("PATCH", &item).json(json!({"active": false})), ops(&["UpdateItem"])),
+        ("list", Req::new("GET", "/apps/acme/webhooks"), ops(&["GetItem", "Query"], 1)),
+        (
+            "list, next page",
+            Req::new("GET", &format!("/apps/acme/webhooks?limit=1&cursor={cursor}")),
+            ops(&["GetItem", "Query"], 1),
+        ),
+        ("get", Req::new("GET", &item), ops(&["GetItem", "GetItem"], 1)),
+        (
+            "update (no URL change)",
+            Req::new("PATCH", &item).json(json!({"active": false})),
+            ops(&["TransactWriteItems", "GetItem"], 1),
+        ),
         (
             "update (URL change)",
             Req::new("PUT", &item).json(json!({"url": "https://hooks.example.com/moved"})),
-            ops(&["GetItem", "TransactWriteItems"]),
+            ops(&["GetItem", "GetItem", "TransactWriteItems"], 2),
         ),
-        ("rotate-secret", Req::new("POST", &format!("{item}/rotate-secret")), ops(&["GetItem", "UpdateItem"])),
+        (
+            "rotate-secret",
+            Req::new("POST", &format!("{item}/rotate-secret")),
+            ops(&["GetItem", "GetItem", "UpdateItem"], 2),
+        ),
         (
             "rotate-secret + Idempotency-Key",
             Req::new("POST", &format!("{item}/rotate-secret")).header("idempotency-key", "k2"),
-            ops(&["PutItem", "GetItem", "TransactWriteItems"]),
+            ops(&["PutItem", "GetItem", "GetItem", "TransactWriteItems"], 3),
         ),
         (
+            // The manual-send allowance is counted beside the endpoint's read.
             "test-ping (the send fails fast: no such host)",
             Req::new("POST", &format!("{item}/test-ping")),
-            ops(&["GetItem", "TransactWriteItems"]),
+            ops(&["UpdateItem", "GetItem", "GetItem", "TransactWriteItems"], 2),
         ),
-        ("deliveries", Req::new("GET", &format!("{item}/deliveries")), ops(&["GetItem", "Query"])),
+        ("deliveries", Req::new("GET", &format!("{item}/deliveries")), ops(&["GetItem", "GetItem", "Query"], 1)),
         (
             "deliveries ?status=",
             Req::new("GET", &format!("{item}/deliveries?status=failed")),
-            ops(&["GetItem", "Query"]),
+            ops(&["GetItem", "GetItem", "Query"], 1),
         ),
-        ("delete", Req::new("DELETE", &item), ops(&["GetItem", "TransactWriteItems"])),
-        ("fallback (405)", Req::new("DELETE", "/apps/acme/webhooks"), ops(&[])),
-        ("invalid body (400)", Req::new("POST", "/apps/acme/webhooks").json(json!({})), ops(&[])),
+        ("delete", Req::new("DELETE", &item), ops(&["GetItem", "GetItem", "TransactWriteItems"], 2)),
+        // Answers given before any read confirm the cached key on their own: a revoked key is 401.
+        ("fallback (405)", Req::new("DELETE", "/apps/acme/webhooks"), ops(&["GetItem"], 1)),
+        ("invalid body (400)", Req::new("POST", "/apps/acme/webhooks").json(json!({})), ops(&["GetItem"], 1)),
     ];
     eprintln!("| route | DynamoDB calls (warm) |\n|---|---|");
     for (name, req, expected) in warm {
         let (answer, calls) = c.calls(req).await;
         assert!(answer.status < 500, "{name}: {}", answer.raw);
-        eprintln!("| {name} | {} ({}) |", calls.len(), calls.join(", "));
+        eprintln!("| {name} | {} in {} round trips ({}) |", calls.0.len(), calls.1, calls.0.join(", "));
         assert_eq!(calls, expected, "{name}");
     }
 }

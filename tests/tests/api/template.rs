@@ -106,11 +106,16 @@ async fn actions_of(function: &str) -> BTreeSet<String> {
             Req::new("POST", &setup.collection())
                 .header("idempotency-key", "k")
                 .json(json!({"url": "https://no-such-host.invalid/c", "events": ["*"]})),
+            // Warm, no key: the cached key is checked inside the create's transaction.
+            Req::new("POST", &setup.collection())
+                .json(json!({"url": "https://no-such-host.invalid/e", "events": ["*"]})),
         ],
         "list" => vec![Req::new("GET", &setup.collection())],
         "get" => vec![Req::new("GET", &item)],
         "update" => vec![
             Req::new("PATCH", &item).json(json!({"active": false})),
+            // Warm: the cached key is checked inside the update's transaction.
+            Req::new("PATCH", &item).json(json!({"active": true})),
             Req::new("PUT", &item).json(json!({"url": "https://no-such-host.invalid/d"})),
         ],
         "delete" => vec![Req::new("DELETE", &item)],

@@ -14,7 +14,7 @@ use loopback_ca::LoopbackCa;
 use runtime_api::RuntimeApi;
 use serde_json::{json, Value};
 use shared::model::{CreatedEndpoint, NewEndpoint};
-use shared::store::{dynamodb_client, Store};
+use shared::store::{dynamodb_client, KeyGuard, Store};
 use shared::time::now_millis;
 use shared::url::AddressPolicy;
 use shared::validate::parse_webhook_url;
@@ -242,7 +242,10 @@ async fn setup(table: &str, deletable_count: usize) -> Result<(String, Vec<Strin
         async move {
             let new = new?;
             let created = CreatedEndpoint::mint(&new, now_millis()).map_err(|e| e.to_string())?;
-            store.create_endpoint(APP, &new, &created, u32::MAX, None).await.map_err(|e| e.to_string())?;
+            store
+                .create_endpoint(APP, &new, &created, u32::MAX, None, &KeyGuard::internal())
+                .await
+                .map_err(|e| e.to_string())?;
             Ok::<_, String>(created.endpoint.id)
         }
     };
