@@ -17,12 +17,12 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         reject_unknown_fields(&call.body, &[])?;
         let per_minute = app.config.manual_sends_per_minute;
         let (allowance, target) = shared::tokio::join!(
-            app.store.take_manual_send(&call.app_id, per_minute, now_millis()),
+            app.store.take_manual_send(&call.app_id, per_minute, now_millis(), &call.key),
             app.store.delivery_target(&call.app_id, call.webhook(), &call.key),
         );
-        // The key's verdict first (401 before 429).
-        if let Err(StoreError::KeyRejected) = target {
-            return Err(ApiError::invalid_key());
+        // The key's verdict first (401, 403, 404 before 429).
+        if let Err(refused @ StoreError::KeyRejected(_)) = target {
+            return Err(refused.into());
         }
         if let Some(retry_after) = allowance? {
             return Err(ApiError::rate_limited(per_minute, retry_after));

@@ -3,7 +3,7 @@
 
 use crate::delivery::DeliveryError;
 use crate::error::ApiError;
-use crate::store::{Conflict, StoreError};
+use crate::store::{Conflict, KeyRejection, StoreError};
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
@@ -19,7 +19,10 @@ impl From<StoreError> for ApiError {
             )),
             StoreError::Conflict(Conflict::IdempotencyLost) => ApiError::idempotency_in_progress(),
             StoreError::InvalidCursor => ApiError::invalid_cursor(),
-            StoreError::KeyRejected => ApiError::invalid_key(),
+            StoreError::KeyRejected(KeyRejection::Invalid) => ApiError::invalid_key(),
+            StoreError::KeyRejected(KeyRejection::OtherApp) => ApiError::not_found(),
+            // The scope a route needs is named by the route, which answers this itself (`App::checked`).
+            StoreError::KeyRejected(KeyRejection::MissingScope) => ApiError::insufficient_permissions("webhooks:write"),
             StoreError::Unavailable(detail) => ApiError::service_unavailable().with_detail(detail),
             StoreError::TooLarge(detail) | StoreError::Other(detail) => ApiError::internal().with_detail(detail),
         }
@@ -53,7 +56,8 @@ mod tests {
         assert_eq!(code(StoreError::Conflict(Conflict::EndpointQuota { max: 5 })), (409, "quota_exceeded"));
         assert_eq!(code(StoreError::Conflict(Conflict::RetiredSecrets { max: 10 })), (409, "quota_exceeded"));
         assert_eq!(code(StoreError::InvalidCursor), (400, "invalid_cursor"));
-        assert_eq!(code(StoreError::KeyRejected), (401, "invalid_key"));
+        assert_eq!(code(StoreError::KeyRejected(KeyRejection::Invalid)), (401, "invalid_key"));
+        assert_eq!(code(StoreError::KeyRejected(KeyRejection::OtherApp)), (404, "not_found"));
         assert_eq!(code(StoreError::Unavailable("t".into())), (503, "service_unavailable"));
         assert_eq!(code(StoreError::TooLarge("t".into())), (500, "internal_error"));
         assert_eq!(code(StoreError::Other("t".into())), (500, "internal_error"));

@@ -16,25 +16,23 @@ pub mod runtime;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
-use lambda_http::http::HeaderMap;
 use lambda_http::{Body, Request, Response};
 
 use crate::config::Config;
 use crate::delivery::{Deliverer, Timeouts};
 use crate::error::ApiError;
-use crate::store::{dynamodb_client, KeyGuard, Store};
+use crate::store::{dynamodb_client, KeyGuard, KeyRejection, Store, StoreError};
 use crate::validate::{is_valid_app_id, parse_webhook_id};
-use auth::{KeyCache, Principal, KEY_CACHE_TTL};
+use auth::presented_key_hash;
 use envelope::Reply;
 use idempotency::{Claimed, NextAction};
 use request::{idempotency_key, parse_body, query_pairs, request_id, Call};
-use routes::Route;
+use routes::{PathIds, Route};
 
 /// Everything a function builds once per container.
 pub struct App {
     pub config: Config,
     pub store: Store,
-    keys: KeyCache,
     /// The outbound client, built by the first route that sends (only test-ping does).
     deliverer: OnceLock<Deliverer>,
     delivery_timeouts: Timeouts,
@@ -43,13 +41,7 @@ pub struct App {
 impl App {
     pub fn new(config: Config, client: aws_sdk_dynamodb::Client) -> App {
         let store = Store::new(client, config.table_name.clone());
-        App {
-            config,
-            store,
-            keys: KeyCache::new(KEY_CACHE_TTL),
-            deliverer: OnceLock::new(),
-            delivery_timeouts: Timeouts::CONTRACT,
-        }
+        App { config, store, deliverer: OnceLock::new(), delivery_timeouts: Timeouts::CONTRACT }
     }
 
     /// Replaces the delivery timeouts (tests of slow receivers).
@@ -68,30 +60,30 @@ impl App {
         Ok(self.deliverer.get_or_init(|| built))
     }
 
-    /// Replaces the key cache's lifetime (tests of revocation and expiry).
-    pub fn with_key_cache_ttl(mut self, ttl: std::time::Duration) -> App {
-        self.keys = KeyCache::new(ttl);
-        self
-    }
-
     /// `Config::from_env` and a DynamoDB client; `Err` names what is misconfigured.
     pub async fn from_env() -> Result<App, String> {
         let config = Config::from_env()?;
         Ok(App::new(config, dynamodb_client().await?))
     }
 
-    /// The principal behind the request's key and its guard: 401 `invalid_key` without a valid one.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<(Principal, KeyGuard), ApiError> {
-        self.keys.authenticate(&self.store, headers).await
-    }
-
-    /// Settles a key the cache vouched for when nothing in the request confirmed it (an answer
-    /// given before any read: a 400, a 405): a revoked key is 401 whatever else was wrong.
-    pub async fn settle_key(&self, key: &KeyGuard) -> Result<(), ApiError> {
-        if !key.is_settled() {
-            self.store.confirm_key(key).await?;
+    /// The key's verdict, settling it now if nothing in the request did (an answer given before any
+    /// read: a 400, a 405): 401 `invalid_key`, 404 `not_found` (another app's key) or 403
+    /// `insufficient_permissions` (naming `scope`) outrank every other answer.
+    pub async fn settle_key(&self, key: &KeyGuard, scope: &str) -> Result<(), ApiError> {
+        let verdict = match key.verdict() {
+            Some(verdict) => verdict,
+            None => match self.store.confirm_key(key).await {
+                Ok(()) => Ok(()),
+                Err(StoreError::KeyRejected(why)) => Err(why),
+                Err(other) => return Err(other.into()),
+            },
+        };
+        match verdict {
+            Ok(()) => Ok(()),
+            Err(KeyRejection::Invalid) => Err(ApiError::invalid_key()),
+            Err(KeyRejection::OtherApp) => Err(ApiError::not_found()),
+            Err(KeyRejection::MissingScope) => Err(ApiError::insufficient_permissions(scope)),
         }
-        Ok(())
     }
 
     /// Runs `work` behind every check of `route` and answers in the envelope.
@@ -110,27 +102,32 @@ impl App {
         reply.into_response()
     }
 
-    /// Authentication, then the checks and the work; the key's verdict comes before any other answer.
+    /// The key, then the checks and the work. The key is settled beside the work (its first read, or
+    /// its transaction) and its verdict outranks any other answer, so the contract's order holds:
+    /// 401, 404 (another app), 403, then the path ids, method, body, and stored state.
     async fn checked<F, Fut>(&self, route: &Route, req: &Request, request_id: &str, work: F) -> Result<Reply, ApiError>
     where
         F: FnOnce(Call) -> Fut,
         Fut: Future<Output = Result<Reply, ApiError>>,
     {
-        let (principal, key) = self.authenticate(req.headers()).await?;
-        let key = Arc::new(key);
-        let result = self.checked_as(route, req, request_id, principal, Arc::clone(&key), work).await;
-        self.settle_key(&key).await?;
+        let hash = presented_key_hash(req.headers())?;
+        let ids = route.path.match_path(req.uri().path());
+        // A path app that breaks the pattern reaches nothing (404), whatever the key's own appId.
+        let app_id = ids.as_ref().map(|ids| ids.app_id.as_str()).filter(|app| is_valid_app_id(app));
+        let key = Arc::new(KeyGuard::new(hash, app_id, route.scope.granted_by()));
+        let result = self.checked_as(route, req, request_id, ids.clone(), Arc::clone(&key), work).await;
+        self.settle_key(&key, route.scope.name()).await?;
         result
     }
 
-    /// The contract's check order after authentication, then the work, inside the idempotency
-    /// protocol on POST.
+    /// The contract's check order after the key, then the work, inside the idempotency protocol on
+    /// POST.
     async fn checked_as<F, Fut>(
         &self,
         route: &Route,
         req: &Request,
         request_id: &str,
-        principal: Principal,
+        ids: Option<PathIds>,
         key: Arc<KeyGuard>,
         work: F,
     ) -> Result<Reply, ApiError>
@@ -138,14 +135,7 @@ impl App {
         F: FnOnce(Call) -> Fut,
         Fut: Future<Output = Result<Reply, ApiError>>,
     {
-        let ids = route.path.match_path(req.uri().path()).ok_or_else(ApiError::not_found)?;
-        // A key's own appId that breaks the pattern (a dashboard may write one) reaches nothing.
-        if ids.app_id != principal.app_id || !is_valid_app_id(&ids.app_id) {
-            return Err(ApiError::not_found());
-        }
-        if !principal.allows(route.scope) {
-            return Err(ApiError::insufficient_permissions(route.scope.name()));
-        }
+        let ids = ids.filter(|ids| is_valid_app_id(&ids.app_id)).ok_or_else(ApiError::not_found)?;
         let webhook_id = ids.webhook_id.as_deref().map(|raw| parse_webhook_id(raw).ok_or_else(ApiError::not_found));
         let webhook_id = webhook_id.transpose()?;
         let method = req.method().as_str();
@@ -169,14 +159,15 @@ impl App {
         let Some(idempotency_key) = idempotency_key else {
             return run(None).await;
         };
-        // The claim and the key's confirmation in one round trip; the key's verdict comes first.
+        // The claim and the key's confirmation in one round trip; the key's verdict comes first
+        // (`checked` answers it), and a claim made for a refused key is given up.
         let (claim, confirmed) =
             tokio::join!(idempotency::begin(&self.store, &app_id, idempotency_key, req), self.store.confirm_key(&key));
-        if let Err(rejected) = confirmed {
+        if let Err(refused) = confirmed {
             if let Ok(NextAction::Run(claimed)) = &claim {
                 idempotency::abandon(&self.store, claimed).await;
             }
-            return Err(rejected.into());
+            return Err(refused.into());
         }
         let claimed = match claim? {
             NextAction::Replay(reply) => return Ok(reply),

@@ -180,11 +180,10 @@ impl Store {
         };
         let outcome = self.transact(items, "create endpoint").await?;
         if let Some(i) = key_check {
-            guard.checked(outcome.as_ref().err().is_none_or(|rejected| !rejected.at(i)));
+            self.key_check_done(guard, outcome.as_ref().err().is_some_and(|rejected| rejected.at(i))).await?;
         }
         match outcome {
             Ok(()) => Ok(()),
-            Err(rejected) if key_check.is_some_and(|i| rejected.at(i)) => Err(StoreError::KeyRejected),
             Err(rejected) if rejected.at(1) => Err(StoreError::Conflict(Conflict::DuplicateUrl)),
             Err(rejected) if rejected.at(2) => {
                 Err(StoreError::Conflict(Conflict::EndpointQuota { max: max_endpoints }))
@@ -353,9 +352,9 @@ impl Store {
         .await
     }
 
-    /// An update that changes no URL: one UpdateItem when the key is confirmed; otherwise the
-    /// update and a check of the key in one transaction, with the endpoint read alongside (the
-    /// answer is the patch applied to what was read, before or after the update alike).
+    /// An update that changes no URL: the update and a check of the key in one transaction, with the
+    /// endpoint read alongside (the answer is the patch applied to what was read, before or after
+    /// the update alike); one UpdateItem when the key is already settled.
     async fn update_fields(
         &self,
         app_id: &str,
@@ -380,10 +379,9 @@ impl Store {
         let items = vec![TransactWriteItem::builder().update(update).build(), key_check];
         let (written, read) = tokio::join!(self.transact(items, "update endpoint"), self.public_endpoint(app_id, id));
         let written = written?;
-        guard.checked(written.as_ref().err().is_none_or(|rejected| !rejected.at(1)));
+        self.key_check_done(guard, written.as_ref().err().is_some_and(|rejected| rejected.at(1))).await?;
         match written {
             Ok(()) => Ok(patch.apply(read?, &now)),
-            Err(rejected) if rejected.at(1) => Err(StoreError::KeyRejected),
             Err(_) => Err(StoreError::NotFound),
         }
     }

@@ -34,8 +34,8 @@ pub enum StoreError {
     TooLarge(String),
     /// A page cursor that is not from this list (fails its MAC).
     InvalidCursor,
-    /// The caller's API key is revoked, expired or gone (`KeyGuard`).
-    KeyRejected,
+    /// The caller's API key may not do this (`KeyGuard`): invalid, of another app, or short of scope.
+    KeyRejected(super::KeyRejection),
     /// Anything else: a malformed stored item, a request that could not be built, an SDK error
     /// that retrying will not fix. The text is for the log line.
     Other(String),
@@ -49,7 +49,7 @@ impl fmt::Display for StoreError {
             StoreError::Unavailable(d) => write!(f, "unavailable: {d}"),
             StoreError::TooLarge(d) => write!(f, "too large: {d}"),
             StoreError::InvalidCursor => f.write_str("invalid cursor"),
-            StoreError::KeyRejected => f.write_str("the API key is revoked, expired or gone"),
+            StoreError::KeyRejected(why) => write!(f, "the API key may not do this: {why:?}"),
             StoreError::Other(d) => f.write_str(d),
         }
     }

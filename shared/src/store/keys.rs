@@ -31,47 +31,62 @@ impl ApiKeyRecord {
     }
 }
 
-/// The caller's API key as the work sees it (contract, "Authentication": a revoked key is refused
-/// from the moment `revokedAt` is written). Either it was read in this request (`confirmed`), or
-/// the container's cache vouched for it (`to_confirm`) and the store confirms it alongside the
-/// work: read concurrently with the work's first read (`Store::confirm_key`), or, for a write that
-/// reads nothing first, checked inside its transaction (`Store::key_check`). Either way no
-/// round trip is added, and no write commits for a key revoked before it.
+/// Why a key may not do what a request asks (contract, "Authentication and tenancy").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRejection {
+    /// No such key, revoked (a `revokedAt` of any type), or expired.
+    Invalid,
+    /// A valid key of another app.
+    OtherApp,
+    /// A valid key of this app without any of the accepted scopes.
+    MissingScope,
+}
+
+/// The caller's API key and what the request needs of it: valid now, of the path's app, holding one
+/// of the accepted scopes. There is no cache: every request settles it against the table, beside the
+/// work and never before it. A route's first read runs alongside the key's GetItem
+/// (`Store::guarded`), so nothing it read is answered unless the key passes; a write that reads
+/// nothing first carries a ConditionCheck of the key in its own transaction (`Store::key_check`),
+/// so nothing commits for a key revoked, foreign or short of scope (contract: a revoked key is 401
+/// from the moment `revokedAt` is written, on every container). Settled at most once per request.
 #[derive(Debug)]
 pub struct KeyGuard {
     hash: String,
-    outcome: OnceCell<Result<(), StoreError>>,
+    /// The path's app; `None` when the path names no (valid) app: then only validity counts.
+    app_id: Option<String>,
+    /// Any one of these scopes will do; empty: no scope needed.
+    accepted_scopes: &'static [&'static str],
+    outcome: OnceCell<Result<(), KeyRejection>>,
 }
 
 impl KeyGuard {
-    /// A key read (and judged valid) in this very request.
-    pub fn confirmed(hash: impl Into<String>) -> KeyGuard {
-        KeyGuard { hash: hash.into(), outcome: OnceCell::new_with(Some(Ok(()))) }
+    /// The key whose SHA-256 hex is `hash`, asked to act on `app_id` with one of `accepted_scopes`.
+    pub fn new(hash: impl Into<String>, app_id: Option<&str>, accepted_scopes: &'static [&'static str]) -> KeyGuard {
+        KeyGuard { hash: hash.into(), app_id: app_id.map(str::to_owned), accepted_scopes, outcome: OnceCell::new() }
     }
 
     /// No API key at all: a worker or a local tool acting on the table directly.
     pub fn internal() -> KeyGuard {
-        KeyGuard::confirmed("")
+        KeyGuard { hash: String::new(), app_id: None, accepted_scopes: &[], outcome: OnceCell::new_with(Some(Ok(()))) }
     }
 
-    /// A key the cache vouched for, to confirm against the table.
-    pub fn to_confirm(hash: impl Into<String>) -> KeyGuard {
-        KeyGuard { hash: hash.into(), outcome: OnceCell::new() }
+    /// What is known so far: `None` until the key was read or checked in this request.
+    pub fn verdict(&self) -> Option<Result<(), KeyRejection>> {
+        self.outcome.get().copied()
     }
 
-    fn is_confirmed(&self) -> bool {
-        self.outcome.get().is_some_and(|o| o.is_ok())
-    }
-
-    /// Records what a transaction's check of the key (`Store::key_check`) found, so the request
-    /// need not read the key again.
-    pub(crate) fn checked(&self, valid: bool) {
-        let _ = self.outcome.set(if valid { Ok(()) } else { Err(StoreError::KeyRejected) });
-    }
-
-    /// Whether the key's validity is known in this request (read now, or confirmed since).
-    pub fn is_settled(&self) -> bool {
-        self.outcome.initialized()
+    /// The verdict on `record` (`None`: no such key) at `now_secs`.
+    fn judge(&self, record: Option<&ApiKeyRecord>, now_secs: u64) -> Result<(), KeyRejection> {
+        let record = record.filter(|r| r.is_valid_at(now_secs)).ok_or(KeyRejection::Invalid)?;
+        if self.app_id.as_deref().is_some_and(|app| app != record.app_id) {
+            return Err(KeyRejection::OtherApp);
+        }
+        let scoped =
+            self.accepted_scopes.is_empty() || record.scopes.iter().any(|s| self.accepted_scopes.contains(&s.as_str()));
+        if !scoped {
+            return Err(KeyRejection::MissingScope);
+        }
+        Ok(())
     }
 }
 
@@ -114,25 +129,21 @@ fn record_from_item(hash: &str, item: &super::Item) -> Result<ApiKeyRecord, Stor
 }
 
 impl Store {
-    /// `Ok` when the guarded key is valid now; `KeyRejected` when it is revoked, expired or gone.
-    /// One consistent GetItem at most per request, however often it is asked (a confirmed key
-    /// costs nothing); run it concurrently with the work's first read.
+    /// Settles the guard by reading the key (one consistent GetItem, at most once per request):
+    /// `KeyRejected` when it may not act. Run it beside the work's first read (`guarded`).
     pub async fn confirm_key(&self, guard: &KeyGuard) -> Result<(), StoreError> {
-        let outcome = guard
+        let verdict = guard
             .outcome
-            .get_or_init(|| async {
-                match self.api_key(&guard.hash).await {
-                    Ok(Some(record)) if record.is_valid_at(crate::time::now_millis() / 1000) => Ok(()),
-                    Ok(_) => Err(StoreError::KeyRejected),
-                    Err(e) => Err(e),
-                }
+            .get_or_try_init(|| async {
+                let record = self.api_key(&guard.hash).await?;
+                Ok::<_, StoreError>(guard.judge(record.as_ref(), crate::time::now_millis() / 1000))
             })
-            .await;
-        outcome.clone()
+            .await?;
+        verdict.map_err(StoreError::KeyRejected)
     }
 
-    /// `read` run concurrently with the key's confirmation; the key's verdict comes first (401
-    /// before anything the read found).
+    /// `read` run concurrently with the key's confirmation; the key's verdict comes first (nothing
+    /// read is answered to a key that may not see it).
     pub(crate) async fn guarded<T>(
         &self,
         guard: &KeyGuard,
@@ -143,20 +154,46 @@ impl Store {
         value
     }
 
-    /// For a transaction that reads nothing first: a ConditionCheck that the guarded key is valid at
-    /// commit time (`None` when this request already read it). A failed check is `KeyRejected`.
+    /// For a transaction that reads nothing first: a ConditionCheck that the guarded key is valid,
+    /// of the app and scoped, at commit time (`None` when already settled as valid). When it fails,
+    /// `key_check_failed` says why.
     pub(crate) fn key_check(&self, guard: &KeyGuard) -> Result<Option<TransactWriteItem>, StoreError> {
-        if guard.is_confirmed() {
+        if guard.verdict() == Some(Ok(())) {
             return Ok(None);
         }
-        let check = ConditionCheck::builder()
+        let mut condition = KEY_VALID.to_owned();
+        let mut check = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(key_of(key_pk(&guard.hash), "KEY")))
-            .condition_expression(KEY_VALID)
-            .expression_attribute_values(":nowSecs", super::n(crate::time::now_millis() / 1000))
-            .build()
-            .map_err(build_error)?;
+            .expression_attribute_values(":nowSecs", super::n(crate::time::now_millis() / 1000));
+        if let Some(app) = &guard.app_id {
+            condition.push_str(" AND appId = :app");
+            check = check.expression_attribute_values(":app", s(app));
+        }
+        if !guard.accepted_scopes.is_empty() {
+            let names: Vec<String> = (0..guard.accepted_scopes.len()).map(|i| format!(":scope{i}")).collect();
+            let any = names.iter().map(|n| format!("contains(scopes, {n})")).collect::<Vec<_>>().join(" OR ");
+            condition.push_str(&format!(" AND ({any})"));
+            for (name, scope) in names.iter().zip(guard.accepted_scopes) {
+                check = check.expression_attribute_values(name, s(*scope));
+            }
+        }
+        let check = check.condition_expression(condition).build().map_err(build_error)?;
         Ok(Some(TransactWriteItem::builder().condition_check(check).build()))
+    }
+
+    /// After a transaction with `key_check` committed (`failed: false`) or was cancelled by that
+    /// check (`failed: true`): settles the guard, reading the key for the reason when it failed.
+    pub(crate) async fn key_check_done(&self, guard: &KeyGuard, failed: bool) -> Result<(), StoreError> {
+        if !failed {
+            let _ = guard.outcome.set(Ok(()));
+            return Ok(());
+        }
+        match self.confirm_key(guard).await {
+            // Valid again by now (a racing change): the write did not commit; the caller may retry.
+            Ok(()) => Err(StoreError::Unavailable("the API key changed during the request".into())),
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn api_key(&self, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {

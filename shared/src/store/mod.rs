@@ -45,7 +45,7 @@ use error::{corrupt, sdk_error};
 pub use deliveries::DELIVERY_TTL_SECONDS;
 pub use error::{Conflict, StoreError};
 pub use idempotency::{Claim, Completion, StoredResponse, IDEMPOTENCY_TTL_SECONDS};
-pub use keys::{ApiKeyRecord, KeyGuard};
+pub use keys::{ApiKeyRecord, KeyGuard, KeyRejection};
 pub use page::Page;
 
 pub type Item = HashMap<String, AttributeValue>;

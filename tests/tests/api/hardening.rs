@@ -312,3 +312,32 @@ async fn manual_sends_are_limited_per_app_and_minute() {
         .await
         .assert_error(400, "unknown_field");
 }
+
+/// The key is settled beside the work, never after a write: on a cold container a read-only key
+/// creates nothing (403 from the check inside the transaction), and another app's key neither sees
+/// an endpoint nor spends that app's manual-send allowance.
+#[tokio::test]
+async fn a_key_that_may_not_act_writes_nothing_even_where_the_key_is_checked_inside_the_write() {
+    let world =
+        World::with_vars(&[("WEBHOOK_ALLOW_PRIVATE_CIDRS", "127.0.0.0/8"), ("MANUAL_SENDS_PER_MINUTE", "1")]).await;
+    let second = integration_tests::shared::time::now_millis() / 1000 % 60;
+    if second > 50 {
+        tokio::time::sleep(std::time::Duration::from_secs(61 - second)).await;
+    }
+    let acme = Client::new(&world, "acme").await;
+    let reader = world.key("acme", &["webhooks:read"]).await;
+    let globex = world.key("globex", &["webhooks:manage"]).await;
+    let body = json!({"url": "https://hooks.example.com/new", "events": ["*"]});
+    let cold = world.container();
+    let create = Req::new("POST", &acme.collection()).json(body);
+    send(&cold, &create.clone().key(&reader)).await.assert_error(403, "insufficient_permissions");
+    send(&world.container(), &create.key(&globex)).await.assert_error(404, "not_found");
+    assert_eq!(acme.list("").await.data().as_array().unwrap().len(), 0, "nothing created");
+
+    let id = acme.create_ok("https://127.0.0.1:1/hook").await;
+    let foreign = Req::new("POST", &format!("{}/test-ping", acme.item(&id))).key(&globex);
+    send(&world.container(), &foreign).await.assert_error(404, "not_found");
+    // acme's one ping of the minute is still there.
+    ping(&acme, &id).await.assert_status(200);
+    ping(&acme, &id).await.assert_error(429, "rate_limited");
+}
