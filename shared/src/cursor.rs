@@ -20,6 +20,7 @@ const MAC_LEN: usize = 16;
 pub enum ListId<'a> {
     Endpoints { app_id: &'a str },
     Deliveries { app_id: &'a str, webhook_id: Uuid, status: Option<&'a str> },
+    Events { app_id: &'a str, event_type: Option<&'a str> },
 }
 
 impl ListId<'_> {
@@ -29,6 +30,7 @@ impl ListId<'_> {
             ListId::Deliveries { app_id, webhook_id, status } => {
                 format!("deliveries\n{app_id}\n{webhook_id}\n{}", status.unwrap_or("*"))
             }
+            ListId::Events { app_id, event_type } => format!("events\n{app_id}\n{}", event_type.unwrap_or("*")),
         }
     }
 }

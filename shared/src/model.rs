@@ -252,6 +252,68 @@ pub struct DeliveryTarget {
     pub secrets: Vec<String>,
 }
 
+/// An event the platform published (contract, "Events and delivery"): `{id, type, createdAt,
+/// data}`; lists show it without `data`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Map<String, Value>>,
+}
+
+/// A validated publish body: `{"type": catalogued name, "data": {...}}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub event_type: String,
+    pub data: Map<String, Value>,
+}
+
+impl NewEvent {
+    /// `type` (required, catalogued, no wildcard) and `data` (required, an object); nothing else.
+    pub fn from_body(body: &Map<String, Value>, config: &Config) -> Result<Self, ApiError> {
+        reject_unknown_fields(body, &["type", "data"])?;
+        let event_type = body.get("type").ok_or_else(|| ApiError::missing_field("type"))?;
+        let data = body.get("data").ok_or_else(|| ApiError::missing_field("data"))?;
+        let event_type = config.events.event_type(event_type, "type")?;
+        let Value::Object(data) = data else {
+            return Err(ApiError::invalid_field("data", "`data` must be a JSON object."));
+        };
+        Ok(NewEvent { event_type, data: data.clone() })
+    }
+}
+
+impl Event {
+    /// The event `new` becomes at `now_ms`: a fresh UUIDv7 id, `createdAt` now.
+    pub fn mint(new: NewEvent, now_ms: u64) -> Event {
+        Event {
+            id: uuid::Uuid::now_v7().to_string(),
+            event_type: new.event_type,
+            created_at: crate::time::rfc3339_millis(now_ms),
+            data: Some(new.data),
+        }
+    }
+
+    /// The body every attempt sends, to every endpoint (contract, "What is sent"):
+    /// `{"type", "timestamp": createdAt, "data"}`, serialised once.
+    pub fn payload(&self) -> Vec<u8> {
+        let payload = serde_json::json!({
+            "type": self.event_type,
+            "timestamp": self.created_at,
+            "data": self.data.clone().unwrap_or_default(),
+        });
+        payload.to_string().into_bytes()
+    }
+}
+
+/// The `?type=` filter of the events list: a catalogued name (400 `invalid_field` otherwise).
+pub fn event_type_filter(value: Option<&str>, config: &Config) -> Result<Option<String>, ApiError> {
+    value.map(|name| config.events.event_type(&Value::String(name.to_owned()), "type")).transpose()
+}
+
 /// The event type of a test ping.
 pub const TEST_EVENT_TYPE: &str = "webhook.test";
 

@@ -25,7 +25,7 @@ pub use shared;
 /// The event catalogue every test app is configured with.
 pub const EVENT_TYPES: &str = "invoice.paid,invoice.failed,customer.created,customer.deleted,ping";
 
-pub use webhook_keys::{FIXTURE_APP, FIXTURE_KEY, FIXTURE_WEBHOOK_ID};
+pub use webhook_keys::{FIXTURE_APP, FIXTURE_EVENT_ID, FIXTURE_KEY, FIXTURE_WEBHOOK_ID};
 
 fn require_local_dynamodb() {
     assert!(

@@ -23,7 +23,7 @@ async fn unrouted(app: &App, req: &Request) -> Result<ApiError, ApiError> {
     let hash = presented_key_hash(req.headers())?;
     let path = req.uri().path();
     let known = routes::known_path(path);
-    let app_id = known.as_ref().map(|(ids, _)| ids.app_id.as_str()).filter(|id| is_valid_app_id(id));
+    let app_id = known.as_ref().map(|(ids, _)| ids.app_id.as_str());
     // Being told a path's methods needs no scope, only a valid key of that app.
     app.settle_key(&KeyGuard::new(hash, app_id, &[]), "").await?;
     Ok(unrouted_error(req.method().as_str(), path))
@@ -36,7 +36,7 @@ fn unrouted_error(method: &str, path: &str) -> ApiError {
         return ApiError::not_found();
     };
     let ids_valid =
-        is_valid_app_id(&ids.app_id) && ids.webhook_id.as_deref().is_none_or(|id| parse_webhook_id(id).is_some());
+        is_valid_app_id(&ids.app_id) && ids.item_id.as_deref().is_none_or(|id| parse_webhook_id(id).is_some());
     if ids_valid && !methods.contains(&method) {
         return ApiError::method_not_allowed(&methods.join(", "));
     }

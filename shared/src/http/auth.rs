@@ -15,6 +15,8 @@ const MAX_KEY_LEN: usize = 512;
 pub enum Scope {
     Read,
     Write,
+    /// `events:publish`: the platform's own servers; `webhooks:manage` does not include it.
+    Publish,
 }
 
 impl Scope {
@@ -22,14 +24,17 @@ impl Scope {
         match self {
             Scope::Read => "webhooks:read",
             Scope::Write => "webhooks:write",
+            Scope::Publish => "events:publish",
         }
     }
 
-    /// The key scopes that grant this one: itself, or `webhooks:manage` (contract, "Authentication").
+    /// The key scopes that grant this one: itself, or `webhooks:manage` for read and write
+    /// (contract, "Authentication").
     pub fn granted_by(self) -> &'static [&'static str] {
         match self {
             Scope::Read => &["webhooks:read", "webhooks:manage"],
             Scope::Write => &["webhooks:write", "webhooks:manage"],
+            Scope::Publish => &["events:publish"],
         }
     }
 }
@@ -94,5 +99,6 @@ mod tests {
         assert_eq!(Scope::Write.granted_by(), ["webhooks:write", "webhooks:manage"]);
         assert!(!Scope::Read.granted_by().contains(&"webhooks:write"));
         assert!(!Scope::Write.granted_by().contains(&"webhooks:admin"));
+        assert_eq!(Scope::Publish.granted_by(), ["events:publish"], "manage does not include publishing");
     }
 }

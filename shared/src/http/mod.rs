@@ -112,8 +112,9 @@ impl App {
     {
         let hash = presented_key_hash(req.headers())?;
         let ids = route.path.match_path(req.uri().path());
-        // A path app that breaks the pattern reaches nothing (404), whatever the key's own appId.
-        let app_id = ids.as_ref().map(|ids| ids.app_id.as_str()).filter(|app| is_valid_app_id(app));
+        // The key must be of the path's app as written; a path app that breaks the pattern is
+        // refused after that (404), so another app's key learns nothing from it either.
+        let app_id = ids.as_ref().map(|ids| ids.app_id.as_str());
         let key = Arc::new(KeyGuard::new(hash, app_id, route.scope.granted_by()));
         let result = self.checked_as(route, req, request_id, ids.clone(), Arc::clone(&key), work).await;
         self.settle_key(&key, route.scope.name()).await?;
@@ -136,8 +137,8 @@ impl App {
         Fut: Future<Output = Result<Reply, ApiError>>,
     {
         let ids = ids.filter(|ids| is_valid_app_id(&ids.app_id)).ok_or_else(ApiError::not_found)?;
-        let webhook_id = ids.webhook_id.as_deref().map(|raw| parse_webhook_id(raw).ok_or_else(ApiError::not_found));
-        let webhook_id = webhook_id.transpose()?;
+        let item_id = ids.item_id.as_deref().map(|raw| parse_webhook_id(raw).ok_or_else(ApiError::not_found));
+        let item_id = item_id.transpose()?;
         let method = req.method().as_str();
         if !route.methods.contains(&method) {
             return Err(ApiError::method_not_allowed(&route.methods.join(", ")));
@@ -147,10 +148,10 @@ impl App {
         let run = |idempotency: Option<Claimed>| async {
             let call = Call {
                 key: Arc::clone(&key),
-                body: parse_body(route.body, req.headers(), req.body().as_ref())?,
+                body: parse_body(route.body, route.max_body_bytes, req.headers(), req.body().as_ref())?,
                 query: query_pairs(req),
                 request_id: request_id.to_owned(),
-                webhook_id,
+                item_id,
                 app_id: app_id.clone(),
                 idempotency,
             };

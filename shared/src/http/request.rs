@@ -13,14 +13,15 @@ use super::idempotency::Claimed;
 use super::routes::BodyRule;
 use crate::error::ApiError;
 use crate::store::{Completion, KeyGuard};
-use crate::validate::{self, MAX_BODY_BYTES};
+use crate::validate;
 use std::sync::Arc;
 
 /// A request that passed every check before the route's own work.
 #[derive(Debug)]
 pub struct Call {
     pub app_id: String,
-    pub webhook_id: Option<Uuid>,
+    /// The path's item id (`webhookId` or `eventId`), already checked.
+    pub item_id: Option<Uuid>,
     pub body: Map<String, Value>,
     pub request_id: String,
     /// The caller's key: pass it to every store call, which confirms it alongside the work.
@@ -33,7 +34,12 @@ pub struct Call {
 impl Call {
     /// The path's webhook id (routes under `/webhooks/{webhookId}` always have one).
     pub fn webhook(&self) -> Uuid {
-        self.webhook_id.unwrap_or_default()
+        self.item_id.unwrap_or_default()
+    }
+
+    /// The path's event id (routes under `/events/{eventId}` always have one).
+    pub fn event(&self) -> Uuid {
+        self.item_id.unwrap_or_default()
     }
 
     /// The first value of a query parameter.
@@ -86,8 +92,13 @@ pub(super) fn fingerprint(req: &Request) -> String {
     hex::encode(digest.finalize())
 }
 
-/// The body checks in the contract's order: 415, 413, then 400 `invalid_json`.
-pub fn parse_body(rule: BodyRule, headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+/// The body checks in the contract's order: 415, 413 (over `max_bytes`), then 400 `invalid_json`.
+pub fn parse_body(
+    rule: BodyRule,
+    max_bytes: usize,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Map<String, Value>, ApiError> {
     if rule == BodyRule::Ignored || (body.is_empty() && rule == BodyRule::Optional) {
         return Ok(Map::new());
     }
@@ -98,8 +109,8 @@ pub fn parse_body(rule: BodyRule, headers: &HeaderMap, body: &[u8]) -> Result<Ma
             return Err(ApiError::unsupported_media_type());
         }
     }
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+    if body.len() > max_bytes {
+        return Err(ApiError::payload_too_large(max_bytes));
     }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid_json("The request body is empty; send a JSON object."));

@@ -5,34 +5,44 @@
 use percent_encoding::percent_decode_str;
 
 use super::auth::Scope;
+use crate::validate::{MAX_BODY_BYTES, MAX_EVENT_BODY_BYTES};
 
-/// The shapes of the contract's paths, after an optional stage prefix.
+/// The shapes of the contract's paths, after an optional stage prefix: a collection of an app
+/// (`webhooks`, `events`), one item of it, or an action on an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathShape {
-    /// `/apps/{appId}/webhooks`
-    Webhooks,
-    /// `/apps/{appId}/webhooks/{webhookId}`
-    Webhook,
-    /// `/apps/{appId}/webhooks/{webhookId}/{action}`
-    WebhookAction(&'static str),
+    /// `/apps/{appId}/{collection}`
+    Collection(&'static str),
+    /// `/apps/{appId}/{collection}/{id}`
+    Item(&'static str),
+    /// `/apps/{appId}/{collection}/{id}/{action}`
+    ItemAction(&'static str, &'static str),
 }
+
+/// `/apps/{appId}/webhooks`
+pub const WEBHOOKS: PathShape = PathShape::Collection("webhooks");
+/// `/apps/{appId}/webhooks/{webhookId}`
+pub const WEBHOOK: PathShape = PathShape::Item("webhooks");
+/// `/apps/{appId}/events`
+pub const EVENTS: PathShape = PathShape::Collection("events");
+/// `/apps/{appId}/events/{eventId}`
+pub const EVENT: PathShape = PathShape::Item("events");
 
 /// The ids a path carries, still unchecked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathIds {
     pub app_id: String,
-    pub webhook_id: Option<String>,
+    /// The item's id (`webhookId`, `eventId`) on item paths.
+    pub item_id: Option<String>,
 }
 
 impl PathShape {
     fn literals(self) -> Vec<Option<&'static str>> {
-        let mut parts = vec![Some("apps"), None, Some("webhooks")];
         match self {
-            PathShape::Webhooks => {}
-            PathShape::Webhook => parts.push(None),
-            PathShape::WebhookAction(action) => parts.extend([None, Some(action)]),
+            PathShape::Collection(c) => vec![Some("apps"), None, Some(c)],
+            PathShape::Item(c) => vec![Some("apps"), None, Some(c), None],
+            PathShape::ItemAction(c, action) => vec![Some("apps"), None, Some(c), None, Some(action)],
         }
-        parts
     }
 
     /// Matches the end of `path` (a stage name may precede it) and returns the ids it holds.
@@ -49,17 +59,16 @@ impl PathShape {
         }
         let tail = &segments[stage_len..];
         let literals_match = pattern.iter().zip(tail).all(|(p, s)| p.is_none_or(|lit| lit == s));
-        literals_match.then(|| PathIds { app_id: tail[1].clone(), webhook_id: tail.get(3).cloned() })
+        literals_match.then(|| PathIds { app_id: tail[1].clone(), item_id: tail.get(3).cloned() })
     }
 
     /// The URL path (without stage) this shape has in the template.
     pub fn template_path(self) -> String {
+        let id = |collection: &str| if collection == "events" { "{eventId}" } else { "{webhookId}" };
         match self {
-            PathShape::Webhooks => "/apps/{appId}/webhooks".into(),
-            PathShape::Webhook => "/apps/{appId}/webhooks/{webhookId}".into(),
-            PathShape::WebhookAction(action) => {
-                format!("/apps/{{appId}}/webhooks/{{webhookId}}/{action}")
-            }
+            PathShape::Collection(c) => format!("/apps/{{appId}}/{c}"),
+            PathShape::Item(c) => format!("/apps/{{appId}}/{c}/{}", id(c)),
+            PathShape::ItemAction(c, action) => format!("/apps/{{appId}}/{c}/{}/{action}", id(c)),
         }
     }
 }
@@ -74,7 +83,7 @@ pub enum BodyRule {
     Required,
 }
 
-/// What a route is: the function serving it, its path, methods, scope and body.
+/// What a route is: the function serving it, its path, methods, scope, body and body limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
     /// The function's directory under `functions/` (and its name in the local API).
@@ -83,6 +92,8 @@ pub struct Route {
     pub methods: &'static [&'static str],
     pub scope: Scope,
     pub body: BodyRule,
+    /// The largest body accepted, in bytes (413 above).
+    pub max_body_bytes: usize,
 }
 
 const fn route(
@@ -92,24 +103,28 @@ const fn route(
     scope: Scope,
     body: BodyRule,
 ) -> Route {
-    Route { name, path, methods, scope, body }
+    Route { name, path, methods, scope, body, max_body_bytes: MAX_BODY_BYTES }
 }
 
 use BodyRule::{Ignored, Optional, Required};
-use PathShape::{Webhook, WebhookAction, Webhooks};
-use Scope::{Read, Write};
+use PathShape::ItemAction;
+use Scope::{Publish, Read, Write};
 
-pub const CREATE_WEBHOOK: Route = route("create", Webhooks, &["POST"], Write, Required);
-pub const LIST_WEBHOOKS: Route = route("list", Webhooks, &["GET"], Read, Ignored);
-pub const GET_WEBHOOK: Route = route("get", Webhook, &["GET"], Read, Ignored);
-pub const UPDATE_WEBHOOK: Route = route("update", Webhook, &["PUT", "PATCH"], Write, Required);
-pub const DELETE_WEBHOOK: Route = route("delete", Webhook, &["DELETE"], Write, Ignored);
-pub const ROTATE_SECRET: Route = route("rotate", WebhookAction("rotate-secret"), &["POST"], Write, Optional);
-pub const TEST_PING: Route = route("test-ping", WebhookAction("test-ping"), &["POST"], Write, Optional);
-pub const LIST_DELIVERIES: Route = route("deliveries", WebhookAction("deliveries"), &["GET"], Read, Ignored);
+pub const CREATE_WEBHOOK: Route = route("create", WEBHOOKS, &["POST"], Write, Required);
+pub const LIST_WEBHOOKS: Route = route("list", WEBHOOKS, &["GET"], Read, Ignored);
+pub const GET_WEBHOOK: Route = route("get", WEBHOOK, &["GET"], Read, Ignored);
+pub const UPDATE_WEBHOOK: Route = route("update", WEBHOOK, &["PUT", "PATCH"], Write, Required);
+pub const DELETE_WEBHOOK: Route = route("delete", WEBHOOK, &["DELETE"], Write, Ignored);
+pub const ROTATE_SECRET: Route = route("rotate", ItemAction("webhooks", "rotate-secret"), &["POST"], Write, Optional);
+pub const TEST_PING: Route = route("test-ping", ItemAction("webhooks", "test-ping"), &["POST"], Write, Optional);
+pub const LIST_DELIVERIES: Route = route("deliveries", ItemAction("webhooks", "deliveries"), &["GET"], Read, Ignored);
+pub const PUBLISH_EVENT: Route =
+    Route { max_body_bytes: MAX_EVENT_BODY_BYTES, ..route("publish-event", EVENTS, &["POST"], Publish, Required) };
+pub const LIST_EVENTS: Route = route("list-events", EVENTS, &["GET"], Read, Ignored);
+pub const GET_EVENT: Route = route("get-event", EVENT, &["GET"], Read, Ignored);
 
-/// Every route of the contract (section "Routes").
-pub const ROUTES: [Route; 8] = [
+/// Every route of the contract (sections "Routes" and "Events and delivery").
+pub const ROUTES: [Route; 11] = [
     CREATE_WEBHOOK,
     LIST_WEBHOOKS,
     GET_WEBHOOK,
@@ -118,6 +133,9 @@ pub const ROUTES: [Route; 8] = [
     ROTATE_SECRET,
     TEST_PING,
     LIST_DELIVERIES,
+    PUBLISH_EVENT,
+    LIST_EVENTS,
+    GET_EVENT,
 ];
 
 /// The order methods are listed in an `Allow` header.

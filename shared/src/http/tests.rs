@@ -1,5 +1,5 @@
 use super::request::{idempotency_key, parse_body};
-use super::routes::{BodyRule, PathShape};
+use super::routes::{BodyRule, PathShape, EVENT, WEBHOOK, WEBHOOKS};
 use super::runtime::warm_up_in_init;
 use crate::validate::{is_valid_app_id, parse_webhook_id, MAX_BODY_BYTES};
 use lambda_http::http::{HeaderMap, HeaderValue};
@@ -13,17 +13,21 @@ fn json_headers() -> HeaderMap {
 
 #[test]
 fn paths_match_with_or_without_a_stage_prefix() {
-    let ids = PathShape::Webhook.match_path("/apps/acme/webhooks/0193a1b2-0000-7000-8000-000000000000").unwrap();
+    let ids = WEBHOOK.match_path("/apps/acme/webhooks/0193a1b2-0000-7000-8000-000000000000").unwrap();
     assert_eq!(ids.app_id, "acme");
-    assert_eq!(ids.webhook_id.as_deref(), Some("0193a1b2-0000-7000-8000-000000000000"));
-    assert_eq!(PathShape::Webhooks.match_path("/prod/apps/acme/webhooks").unwrap().app_id, "acme");
-    assert!(PathShape::Webhooks.match_path("/a/b/apps/acme/webhooks").is_none());
-    assert!(PathShape::Webhooks.match_path("/apps/acme/webhooks/").is_none());
-    assert!(PathShape::Webhook.match_path("/apps/acme/webhooks").is_none());
-    let action = PathShape::WebhookAction("rotate-secret");
+    assert_eq!(ids.item_id.as_deref(), Some("0193a1b2-0000-7000-8000-000000000000"));
+    assert_eq!(WEBHOOKS.match_path("/prod/apps/acme/webhooks").unwrap().app_id, "acme");
+    assert!(WEBHOOKS.match_path("/a/b/apps/acme/webhooks").is_none());
+    assert!(WEBHOOKS.match_path("/apps/acme/webhooks/").is_none());
+    assert!(WEBHOOK.match_path("/apps/acme/webhooks").is_none());
+    let action = PathShape::ItemAction("webhooks", "rotate-secret");
     assert!(action.match_path("/apps/a/webhooks/x/rotate-secret").is_some());
     assert!(action.match_path("/apps/a/webhooks/x/test-ping").is_none());
-    assert_eq!(PathShape::Webhooks.match_path("/apps/my%2Dapp/webhooks").unwrap().app_id, "my-app");
+    assert_eq!(WEBHOOKS.match_path("/apps/my%2Dapp/webhooks").unwrap().app_id, "my-app");
+    let event = EVENT.match_path("/apps/acme/events/0193a1b2-0000-7000-8000-000000000000").unwrap();
+    assert_eq!(event.item_id.as_deref(), Some("0193a1b2-0000-7000-8000-000000000000"));
+    assert!(EVENT.match_path("/apps/acme/webhooks/x").is_none());
+    assert_eq!(EVENT.template_path(), "/apps/{appId}/events/{eventId}");
 }
 
 #[test]
@@ -56,17 +60,26 @@ fn body_checks_run_in_contract_order() {
     text.insert("content-type", HeaderValue::from_static("text/plain"));
     // 415 before 413 before 400
     let huge = vec![b'x'; MAX_BODY_BYTES + 1];
-    assert_eq!(parse_body(BodyRule::Required, &text, &huge).unwrap_err().status, 415);
-    assert_eq!(parse_body(BodyRule::Required, &HeaderMap::new(), b"{}").unwrap_err().status, 415);
-    assert_eq!(parse_body(BodyRule::Required, &json_headers(), &huge).unwrap_err().status, 413);
-    assert_eq!(parse_body(BodyRule::Required, &json_headers(), b"{").unwrap_err().code, "invalid_json");
-    assert_eq!(parse_body(BodyRule::Required, &json_headers(), b"[1]").unwrap_err().code, "invalid_json");
-    assert_eq!(parse_body(BodyRule::Required, &json_headers(), b"null").unwrap_err().code, "invalid_json");
-    assert_eq!(parse_body(BodyRule::Required, &HeaderMap::new(), b"").unwrap_err().code, "invalid_json");
-    assert_eq!(parse_body(BodyRule::Required, &json_headers(), br#"{"a":1}"#).unwrap()["a"], 1);
+    assert_eq!(parse_body(BodyRule::Required, MAX_BODY_BYTES, &text, &huge).unwrap_err().status, 415);
+    assert_eq!(parse_body(BodyRule::Required, MAX_BODY_BYTES, &HeaderMap::new(), b"{}").unwrap_err().status, 415);
+    assert_eq!(parse_body(BodyRule::Required, MAX_BODY_BYTES, &json_headers(), &huge).unwrap_err().status, 413);
+    assert_eq!(parse_body(BodyRule::Required, MAX_BODY_BYTES, &json_headers(), b"{").unwrap_err().code, "invalid_json");
+    assert_eq!(
+        parse_body(BodyRule::Required, MAX_BODY_BYTES, &json_headers(), b"[1]").unwrap_err().code,
+        "invalid_json"
+    );
+    assert_eq!(
+        parse_body(BodyRule::Required, MAX_BODY_BYTES, &json_headers(), b"null").unwrap_err().code,
+        "invalid_json"
+    );
+    assert_eq!(
+        parse_body(BodyRule::Required, MAX_BODY_BYTES, &HeaderMap::new(), b"").unwrap_err().code,
+        "invalid_json"
+    );
+    assert_eq!(parse_body(BodyRule::Required, MAX_BODY_BYTES, &json_headers(), br#"{"a":1}"#).unwrap()["a"], 1);
     let mut upper = HeaderMap::new();
     upper.insert("content-type", HeaderValue::from_static("Application/JSON"));
-    assert!(parse_body(BodyRule::Required, &upper, b"{}").is_ok());
+    assert!(parse_body(BodyRule::Required, MAX_BODY_BYTES, &upper, b"{}").is_ok());
 }
 
 #[test]
@@ -75,14 +88,14 @@ fn body_at_exactly_the_limit_is_parsed() {
     body.resize(MAX_BODY_BYTES - 2, b'x');
     body.extend_from_slice(br#""}"#);
     assert_eq!(body.len(), MAX_BODY_BYTES);
-    assert!(parse_body(BodyRule::Required, &json_headers(), &body).is_ok());
+    assert!(parse_body(BodyRule::Required, MAX_BODY_BYTES, &json_headers(), &body).is_ok());
 }
 
 #[test]
 fn optional_and_ignored_bodies() {
-    assert!(parse_body(BodyRule::Optional, &HeaderMap::new(), b"").unwrap().is_empty());
-    assert_eq!(parse_body(BodyRule::Optional, &HeaderMap::new(), b"{}").unwrap_err().status, 415);
-    assert!(parse_body(BodyRule::Ignored, &HeaderMap::new(), b"garbage").unwrap().is_empty());
+    assert!(parse_body(BodyRule::Optional, MAX_BODY_BYTES, &HeaderMap::new(), b"").unwrap().is_empty());
+    assert_eq!(parse_body(BodyRule::Optional, MAX_BODY_BYTES, &HeaderMap::new(), b"{}").unwrap_err().status, 415);
+    assert!(parse_body(BodyRule::Ignored, MAX_BODY_BYTES, &HeaderMap::new(), b"garbage").unwrap().is_empty());
 }
 
 #[test]

@@ -110,7 +110,7 @@ impl Store {
         guard: &KeyGuard,
     ) -> Result<Page<Delivery>, StoreError> {
         let list = ListId::Deliveries { app_id, webhook_id, status: status.map(DeliveryStatus::as_str) };
-        let pager = self.pager(list, cursor).await?;
+        let pager = self.pager(list, cursor, guard).await?;
         let prefix = list_prefix(webhook_id, status);
         let pk = app_pk(app_id);
         let exists = self

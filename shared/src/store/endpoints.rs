@@ -255,7 +255,7 @@ impl Store {
         cursor: Option<&str>,
         guard: &KeyGuard,
     ) -> Result<Page<Endpoint>, StoreError> {
-        let pager = self.pager(ListId::Endpoints { app_id }, cursor).await?;
+        let pager = self.pager(ListId::Endpoints { app_id }, cursor, guard).await?;
         let (projection, mut names) = public_projection();
         names.insert("#pk".into(), "pk".into());
         names.insert("#sk".into(), "sk".into());
@@ -310,12 +310,13 @@ impl Store {
             }
             let now = rfc3339_millis(now_millis());
             let (update, names, mut values) = update_expression(patch, &now);
+            // `attribute_exists(pk)` too: an update of a deleted item would create a partial one.
             let guard = match current.get(VERSION) {
                 Some(seen) => {
                     values.insert(":seenVersion".into(), seen.clone());
-                    "#version = :seenVersion"
+                    "attribute_exists(pk) AND #version = :seenVersion"
                 }
-                None => "attribute_not_exists(#version)",
+                None => "attribute_exists(pk) AND attribute_not_exists(#version)",
             };
             let pk = app_pk(app_id);
             let this = s(id.to_string());

@@ -78,7 +78,8 @@ impl KeyGuard {
     /// The verdict on `record` (`None`: no such key) at `now_secs`.
     fn judge(&self, record: Option<&ApiKeyRecord>, now_secs: u64) -> Result<(), KeyRejection> {
         let record = record.filter(|r| r.is_valid_at(now_secs)).ok_or(KeyRejection::Invalid)?;
-        if self.app_id.as_deref().is_some_and(|app| app != record.app_id) {
+        // A platform key (`appId` `*`) serves every app (contract, "Authentication and tenancy").
+        if record.app_id != ALL_APPS && self.app_id.as_deref().is_some_and(|app| app != record.app_id) {
             return Err(KeyRejection::OtherApp);
         }
         let scoped =
@@ -89,6 +90,9 @@ impl KeyGuard {
         Ok(())
     }
 }
+
+/// The `appId` of a platform key: it serves every app (no app id can be `*`).
+pub const ALL_APPS: &str = "*";
 
 /// Valid now: exists, no `revokedAt` of any type, no `expiresAt` that has passed (a non-number
 /// `expiresAt` fails the comparison: fail closed).
@@ -167,13 +171,16 @@ impl Store {
             .set_key(Some(key_of(key_pk(&guard.hash), "KEY")))
             .expression_attribute_values(":nowSecs", super::n(crate::time::now_millis() / 1000));
         if let Some(app) = &guard.app_id {
-            condition.push_str(" AND appId = :app");
-            check = check.expression_attribute_values(":app", s(app));
+            condition.push_str(" AND (appId = :app OR appId = :allApps)");
+            check =
+                check.expression_attribute_values(":app", s(app)).expression_attribute_values(":allApps", s(ALL_APPS));
         }
         if !guard.accepted_scopes.is_empty() {
             let names: Vec<String> = (0..guard.accepted_scopes.len()).map(|i| format!(":scope{i}")).collect();
             let any = names.iter().map(|n| format!("contains(scopes, {n})")).collect::<Vec<_>>().join(" OR ");
-            condition.push_str(&format!(" AND ({any})"));
+            // A string set only, as `judge` reads it: `contains` would also match inside an S or an L.
+            condition.push_str(&format!(" AND attribute_type(scopes, :ss) AND ({any})"));
+            check = check.expression_attribute_values(":ss", s("SS"));
             for (name, scope) in names.iter().zip(guard.accepted_scopes) {
                 check = check.expression_attribute_values(name, s(*scope));
             }

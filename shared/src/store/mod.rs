@@ -6,6 +6,8 @@
 //! | URL uniqueness marker | `APP#{appId}` | `URL#{sha256(normalized url)}` |
 //! | endpoint counter (quota) | `APP#{appId}` | `QUOTA` |
 //! | idempotency record | `APP#{appId}` | `IDEM#{Idempotency-Key}` |
+//! | event (with its data; the stream's outbox) | `APP#{appId}` | `EVENT#{eventId}` |
+//! | event, by type (no data) | `APP#{appId}` | `EVENT_BY_TYPE#{type}#{eventId}` |
 //! | delivery | `APP#{appId}` | `DELIVERY#{webhookId}#{deliveryId}` |
 //! | delivery, by status | `APP#{appId}` | `DELIVERY_BY_STATUS#{webhookId}#{status}#{deliveryId}` |
 //! | API key (published layout) | `KEY#{sha256 hex of key}` | `KEY` |
@@ -20,6 +22,7 @@
 mod deliveries;
 mod endpoints;
 mod error;
+mod events;
 mod idempotency;
 mod keys;
 mod limits;
@@ -44,8 +47,9 @@ use error::{corrupt, sdk_error};
 
 pub use deliveries::DELIVERY_TTL_SECONDS;
 pub use error::{Conflict, StoreError};
+pub use events::{EVENT_PREFIX, EVENT_TTL_SECONDS};
 pub use idempotency::{Claim, Completion, StoredResponse, IDEMPOTENCY_TTL_SECONDS};
-pub use keys::{ApiKeyRecord, KeyGuard, KeyRejection};
+pub use keys::{ApiKeyRecord, KeyGuard, KeyRejection, ALL_APPS};
 pub use page::Page;
 
 pub type Item = HashMap<String, AttributeValue>;

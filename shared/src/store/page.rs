@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{Store, StoreError};
+use super::{KeyGuard, Store, StoreError};
 use crate::cursor::{CursorKey, ListId};
 
 /// One page of a list, newest first; `next_cursor` is `None` on the last page.
@@ -30,7 +30,18 @@ impl<'a> Pager<'a> {
 
 impl Store {
     /// Starts reading `list` after `cursor`: `InvalidCursor` unless the cursor is from this list.
-    pub(crate) async fn pager<'a>(&'a self, list: ListId<'a>, cursor: Option<&str>) -> Result<Pager<'a>, StoreError> {
+    /// On a container that has not loaded the cursor MAC key yet, it is read beside the caller's key,
+    /// and created (by the table's first list ever) only once that key is confirmed.
+    pub(crate) async fn pager<'a>(
+        &'a self,
+        list: ListId<'a>,
+        cursor: Option<&str>,
+        guard: &KeyGuard,
+    ) -> Result<Pager<'a>, StoreError> {
+        if self.cursor_key.get().is_none() {
+            let (confirmed, ()) = tokio::join!(self.confirm_key(guard), self.warm_up());
+            confirmed?;
+        }
         let key = self.cursor_key().await?;
         let start = cursor.map(|c| key.decode(list, c)).transpose()?;
         Ok(Pager { key, list, start })

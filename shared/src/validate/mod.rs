@@ -19,6 +19,8 @@ pub const MAX_METADATA_KEY_CHARS: usize = 40;
 pub const MAX_METADATA_VALUE_CHARS: usize = 500;
 /// Request bodies: at most 64 KiB (contract, "Input rules"; 413 above).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// A published event's body: at most 256 KiB (contract, "Events and delivery"; 413 above).
+pub const MAX_EVENT_BODY_BYTES: usize = 256 * 1024;
 /// `?limit=` when absent (contract, "Pagination").
 pub const DEFAULT_PAGE_LIMIT: u32 = 20;
 /// The largest `?limit=` (contract, "Pagination").
@@ -86,6 +88,31 @@ impl EventCatalogue {
     pub fn parse(list: &str) -> Self {
         let names = list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
         EventCatalogue { names }
+    }
+
+    /// Whether `name` is a catalogued event type, exactly (no wildcard).
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.contains(name)
+    }
+
+    /// The catalogue, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(String::as_str)
+    }
+
+    /// An event's `type`: a catalogued name, never a wildcard (contract, "Events and delivery"),
+    /// else 400 `invalid_field` naming it.
+    pub fn event_type(&self, value: &Value, field: &str) -> Result<String, ApiError> {
+        let Value::String(name) = value else {
+            return Err(ApiError::invalid_field(field, format!("`{field}` must be an event type name (a string).")));
+        };
+        if !self.contains(name) {
+            return Err(ApiError::invalid_field(
+                field,
+                format!("`{}` is not an event type of this deployment's catalogue.", name.escape_debug()),
+            ));
+        }
+        Ok(name.clone())
     }
 
     fn knows(&self, name: &str) -> bool {

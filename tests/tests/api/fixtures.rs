@@ -1,11 +1,11 @@
 //! Each route's handler on its own `events/` file: the event `sam local invoke -e` sends.
 
 use integration_tests::serde_json::json;
-use integration_tests::{send, Req, World, FIXTURE_APP, FIXTURE_KEY, FIXTURE_WEBHOOK_ID};
+use integration_tests::{send, Req, World, FIXTURE_APP, FIXTURE_EVENT_ID, FIXTURE_KEY, FIXTURE_WEBHOOK_ID};
 
-/// The fixture with its placeholder webhook id replaced by a real one.
+/// The fixture with its placeholder webhook or event id replaced by a real one.
 fn fixture_for(name: &str, id: &str) -> Req {
-    let text = Req::fixture(name).event.to_string().replace(FIXTURE_WEBHOOK_ID, id);
+    let text = Req::fixture(name).event.to_string().replace(FIXTURE_WEBHOOK_ID, id).replace(FIXTURE_EVENT_ID, id);
     Req { event: integration_tests::serde_json::from_str(&text).unwrap() }
 }
 
@@ -46,8 +46,20 @@ async fn every_route_answers_its_fixture_event() {
 
     let fallback = send(&app, &Req::fixture("fallback")).await;
     fallback.assert_error(405, "method_not_allowed");
+
+    let published = send(&app, &Req::fixture("publish-event")).await;
+    published.assert_status(202);
+    assert_eq!(published.data()["type"], json!("invoice.paid"));
+    let event_id = published.data()["id"].as_str().unwrap().to_owned();
+    let events = send(&app, &Req::fixture("list-events")).await;
+    events.assert_status(200);
+    assert_eq!(events.data()[0]["id"], json!(event_id));
+    let event = send(&app, &fixture_for("get-event", &event_id)).await;
+    event.assert_status(200);
+    assert_eq!(event.data()["data"], json!({"invoiceId": "in_1", "amount": 4200}));
     // Every fixture is routed to the function it is named after.
-    for name in ["create", "list", "get", "update", "delete", "rotate", "test-ping", "deliveries", "fallback"] {
+    let names = ["create", "list", "get", "update", "delete", "rotate", "test-ping", "deliveries", "fallback"];
+    for name in names.into_iter().chain(["publish-event", "list-events", "get-event"]) {
         let req = Req::fixture(name);
         assert_eq!(local_api::function_for(&req.rest_method(), &req.raw_path()), name);
         assert_eq!(req.event["requestContext"]["requestId"], json!(format!("fixture-{name}")));

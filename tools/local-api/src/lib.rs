@@ -25,6 +25,9 @@ pub async fn invoke(container: &App, req: Request) -> Response<Body> {
         "rotate" => rotate_secret::handle(container, req).await,
         "test-ping" => test_ping::handle(container, req).await,
         "deliveries" => list_deliveries::handle(container, req).await,
+        "publish-event" => publish_event::handle(container, req).await,
+        "list-events" => list_events::handle(container, req).await,
+        "get-event" => get_event::handle(container, req).await,
         _ => fallback::handle(container, req).await,
     }
 }

@@ -6,11 +6,11 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use shared::secrets::{api_key_hash, new_api_key};
-use shared::store::{ApiKeyRecord, Store};
+use shared::store::{ApiKeyRecord, Store, ALL_APPS};
 use shared::time::{now_millis, rfc3339_millis};
 
 /// The scopes a key may carry (contract: Authentication and tenancy).
-pub const SCOPES: [&str; 3] = ["webhooks:read", "webhooks:write", "webhooks:manage"];
+pub const SCOPES: [&str; 4] = ["webhooks:read", "webhooks:write", "webhooks:manage", "events:publish"];
 
 /// A freshly issued key: the only moment its plaintext exists. `Debug` prints the key redacted.
 pub struct IssuedKey {
@@ -41,12 +41,15 @@ pub fn parse_scopes(list: &str) -> Result<Vec<String>, String> {
     Ok(scopes)
 }
 
-/// The published, local-only key in every `events/` fixture, for app `acme` with every scope;
+/// The published, local-only key in every `events/` fixture, for app `acme` with every scope
+/// (`webhooks:manage` and `events:publish`);
 /// `scripts/dev`, the tests and the benchmark install it. Never issued against a deployed table.
 pub const FIXTURE_KEY: &str = "whk_local-fixture-key-for-sam-invoke-0000000000";
 pub const FIXTURE_APP: &str = "acme";
 /// The placeholder `webhookId` of the fixtures under `/webhooks/{webhookId}`.
 pub const FIXTURE_WEBHOOK_ID: &str = "0193a5b0-7c2e-7d3f-8a4b-5c6d7e8f9a0b";
+/// The placeholder `eventId` of the fixtures under `/events/{eventId}`.
+pub const FIXTURE_EVENT_ID: &str = "0193a5b0-7c2e-7d3f-8a4b-5c6d7e8f9a0c";
 
 /// Stores the fixtures' key (its hash) for `FIXTURE_APP`.
 ///
@@ -64,7 +67,7 @@ pub async fn install_fixture_key(store: &Store) -> Result<(), String> {
     let record = ApiKeyRecord {
         hash: api_key_hash(FIXTURE_KEY),
         app_id: FIXTURE_APP.into(),
-        scopes: vec!["webhooks:manage".into()],
+        scopes: vec!["webhooks:manage".into(), "events:publish".into()],
         created_at: rfc3339_millis(now_millis()),
         revoked_at: None,
         expires_at: None,
@@ -88,8 +91,9 @@ pub fn is_loopback_endpoint(endpoint: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Issues a key of `app_id` (or, with `ALL_APPS`, a platform key serving every app) with `scopes`.
 pub async fn issue_key(store: &Store, app_id: &str, scopes: Vec<String>) -> Result<IssuedKey, String> {
-    if !shared::validate::is_valid_app_id(app_id) {
+    if app_id != ALL_APPS && !shared::validate::is_valid_app_id(app_id) {
         return Err(format!(
             "`{app_id}` is not a valid app id (1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit)"
         ));

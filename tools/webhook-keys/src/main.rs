@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use shared::store::{dynamodb_client, Store};
+use shared::store::{dynamodb_client, Store, ALL_APPS};
 use webhook_keys::{create_table, issue_key, parse_scopes, revoke_key};
 
 const HELP: &str = "\
@@ -15,6 +15,8 @@ USAGE:
 
 COMMANDS:
     issue  --app APP_ID --scopes SCOPES   Issue a key; prints it once (only its SHA-256 is stored)
+    issue  --all-apps --scopes SCOPES     Issue a platform key that serves every app (the platform's
+                                          own servers publishing events; never hand it to a customer)
     list   --app APP_ID                   List the app's keys (hash, scopes, created, revoked)
     revoke --app APP_ID --key KEY_OR_HASH Revoke a key by the key itself or its hash
     create-table                          Create the table (pk/sk, on-demand, TTL); local use
@@ -23,7 +25,7 @@ OPTIONS:
     --table NAME   The table (default: $TABLE_NAME)
     -h, --help     Print this help
 
-SCOPES: comma-separated webhooks:read, webhooks:write, webhooks:manage (both)
+SCOPES: comma-separated webhooks:read, webhooks:write, webhooks:manage (both), events:publish
 
 ENVIRONMENT:
     TABLE_NAME                 The table, when --table is not given
@@ -43,6 +45,8 @@ fn parse_args(raw: impl Iterator<Item = String>) -> Result<Args, String> {
     while let Some(arg) = raw.next() {
         if arg == "-h" || arg == "--help" || arg == "help" {
             args.help = true;
+        } else if arg == "--all-apps" {
+            args.options.push(("app".into(), ALL_APPS.into()));
         } else if let Some(name) = arg.strip_prefix("--") {
             let (name, value) = match name.split_once('=') {
                 Some((n, v)) => (n.to_owned(), v.to_owned()),
