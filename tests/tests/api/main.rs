@@ -3,6 +3,7 @@
 mod auth;
 mod deliveries;
 mod endpoints;
+mod events;
 mod fixtures;
 mod hardening;
 mod idempotency;
