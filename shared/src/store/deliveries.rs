@@ -3,7 +3,7 @@
 //! so that both the whole history and a `?status=` filter are one query, newest first (ids are
 //! UUIDv7). Both carry `expiresAt` (30 days); they outlive a deleted endpoint only until then.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use uuid::Uuid;
 
 use super::endpoints::webhook_sk;
@@ -121,37 +121,41 @@ impl Store {
             .projection_expression("pk")
             .consistent_read(true)
             .send();
-        let page = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            // TTL deletes within days, not at once: an expired record is never shown.
-            .filter_expression("expiresAt > :now")
-            .expression_attribute_values(":pk", s(&pk))
-            .expression_attribute_values(":prefix", s(&prefix))
-            .expression_attribute_values(":now", AttributeValue::N((now_millis() / 1000).to_string()))
-            .scan_index_forward(false)
-            .consistent_read(true)
-            .limit(limit as i32)
-            .set_exclusive_start_key(pager.start.map(|id| key_of(pk.clone(), format!("{prefix}{id}"))))
-            .send();
-        // All in flight at once: one round trip of latency.
-        let (key, exists, page) = tokio::join!(self.confirm_key(guard), exists, page);
-        key?;
+        let now = now_millis() / 1000;
+        let query = |start: Option<Item>, limit: i32| {
+            let request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                // TTL deletes within days, not at once: an expired record is never shown.
+                .filter_expression("expiresAt > :now")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":prefix", s(&prefix))
+                .expression_attribute_values(":now", n(now))
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .limit(limit)
+                .set_exclusive_start_key(start)
+                .send();
+            async { request.await.map_err(|e| sdk_error("Query deliveries", e)) }
+        };
+        let decode = |item: &Item| {
+            let delivery = delivery_from_item(item)?;
+            let id =
+                Uuid::parse_str(&delivery.id).map_err(|_| StoreError::Other("delivery id is not a UUID".into()))?;
+            Ok((id, delivery))
+        };
+        let start_key = |id: Uuid| key_of(pk.clone(), format!("{prefix}{id}"));
+        // All in flight at once (the endpoint's existence, the first Query, the caller's key): one
+        // round trip of latency. The key's verdict first, then the endpoint's existence.
+        let (exists, page) = tokio::join!(exists, self.collect_page(pager, limit, guard, start_key, query, decode));
+        if let Err(refused @ StoreError::KeyRejected(_)) = page {
+            return Err(refused);
+        }
         if exists.map_err(|e| sdk_error("GetItem endpoint", e))?.item.is_none() {
             return Err(StoreError::NotFound);
         }
-        let out = page.map_err(|e| sdk_error("Query deliveries", e))?;
-        let items = out.items().iter().map(delivery_from_item).collect::<Result<Vec<_>, _>>()?;
-        let last = match out.last_evaluated_key() {
-            Some(last) => {
-                let sk = get_s(last, "sk")?;
-                let id = sk.strip_prefix(&prefix).and_then(|id| Uuid::parse_str(id).ok());
-                Some(id.ok_or_else(|| StoreError::Other("delivery key without an id".into()))?)
-            }
-            None => None,
-        };
-        Ok(pager.finish(items, last))
+        page
     }
 }

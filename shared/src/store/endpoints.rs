@@ -259,29 +259,30 @@ impl Store {
         let (projection, mut names) = public_projection();
         names.insert("#pk".into(), "pk".into());
         names.insert("#sk".into(), "sk".into());
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_values(":pk", s(app_pk(app_id)))
-            .expression_attribute_values(":prefix", s(WEBHOOK_PREFIX))
-            .set_expression_attribute_names(Some(names))
-            .projection_expression(projection)
-            .scan_index_forward(false)
-            .consistent_read(true)
-            .limit(limit as i32)
-            .set_exclusive_start_key(pager.start.map(|id| key_of(app_pk(app_id), webhook_sk(id))))
-            .send();
-        let out = self.guarded(guard, async { query.await.map_err(|e| sdk_error("Query endpoints", e)) }).await?;
-        let items = out.items().iter().map(endpoint_from_item).collect::<Result<Vec<_>, _>>()?;
-        let last = match (out.last_evaluated_key.is_some(), items.last()) {
-            (true, Some(last)) => {
-                Some(Uuid::parse_str(&last.id).map_err(|_| StoreError::Other("stored id is not a UUID".into()))?)
-            }
-            _ => None,
+        let pk = app_pk(app_id);
+        let query = |start: Option<Item>, limit: i32| {
+            let request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":prefix", s(WEBHOOK_PREFIX))
+                .set_expression_attribute_names(Some(names.clone()))
+                .projection_expression(projection.clone())
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .limit(limit)
+                .set_exclusive_start_key(start)
+                .send();
+            async { request.await.map_err(|e| sdk_error("Query endpoints", e)) }
         };
-        Ok(pager.finish(items, last))
+        let decode = |item: &Item| {
+            let endpoint = endpoint_from_item(item)?;
+            let id = Uuid::parse_str(&endpoint.id).map_err(|_| StoreError::Other("stored id is not a UUID".into()))?;
+            Ok((id, endpoint))
+        };
+        self.collect_page(pager, limit, guard, |id| key_of(pk.clone(), webhook_sk(id)), query, decode).await
     }
 
     /// Applies `patch`. A URL change moves the URL marker in the same transaction (`Conflict(DuplicateUrl)`

@@ -140,32 +140,34 @@ impl Store {
         let pager = self.pager(ListId::Events { app_id, event_type }, cursor, guard).await?;
         let prefix = list_prefix(event_type);
         let pk = app_pk(app_id);
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .filter_expression("expiresAt > :now")
-            .projection_expression("id, #type, createdAt")
-            .expression_attribute_names("#type", "type")
-            .expression_attribute_values(":pk", s(&pk))
-            .expression_attribute_values(":prefix", s(&prefix))
-            .expression_attribute_values(":now", n(now_millis() / 1000))
-            .scan_index_forward(false)
-            .consistent_read(true)
-            .limit(limit as i32)
-            .set_exclusive_start_key(pager.start.map(|id| key_of(pk.clone(), format!("{prefix}{id}"))))
-            .send();
-        let out = self.guarded(guard, async { query.await.map_err(|e| sdk_error("Query events", e)) }).await?;
-        let items = out.items().iter().map(event_from_item).collect::<Result<Vec<_>, _>>()?;
-        let last = match out.last_evaluated_key() {
-            Some(last) => {
-                let sk = get_s(last, "sk")?;
-                let id = sk.strip_prefix(&prefix).and_then(|id| Uuid::parse_str(id).ok());
-                Some(id.ok_or_else(|| StoreError::Other("event key without an id".into()))?)
-            }
-            None => None,
+        let now = now_millis() / 1000;
+        let query = |start: Option<Item>, limit: i32| {
+            let request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                // TTL deletes within days, not at once: an expired event is never shown.
+                .filter_expression("expiresAt > :now")
+                .projection_expression("id, #type, createdAt")
+                .expression_attribute_names("#type", "type")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":prefix", s(&prefix))
+                .expression_attribute_values(":now", n(now))
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .limit(limit)
+                .set_exclusive_start_key(start)
+                .send();
+            async { request.await.map_err(|e| sdk_error("Query events", e)) }
         };
-        Ok(pager.finish(items, last))
+        let decode = |item: &Item| {
+            let event = event_from_item(item)?;
+            let id =
+                Uuid::parse_str(&event.id).map_err(|_| StoreError::Other("stored event id is not a UUID".into()))?;
+            Ok((id, event))
+        };
+        let start_key = |id: Uuid| key_of(pk.clone(), format!("{prefix}{id}"));
+        self.collect_page(pager, limit, guard, start_key, query, decode).await
     }
 }

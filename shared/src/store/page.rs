@@ -3,7 +3,9 @@
 
 use uuid::Uuid;
 
-use super::{KeyGuard, Store, StoreError};
+use aws_sdk_dynamodb::operation::query::QueryOutput;
+
+use super::{Item, KeyGuard, Store, StoreError};
 use crate::cursor::{CursorKey, ListId};
 
 /// One page of a list, newest first; `next_cursor` is `None` on the last page.
@@ -13,37 +15,102 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// A list being read: where it starts, and how its next cursor is made.
+/// A list being read: which list, and where it starts.
 pub(crate) struct Pager<'a> {
-    key: &'a CursorKey,
     list: ListId<'a>,
     /// The last id of the previous page (exclusive start), if the caller sent a cursor.
     pub start: Option<Uuid>,
 }
 
-impl<'a> Pager<'a> {
-    /// The page of `items`; `last` is the id DynamoDB stopped at, when it says more remain.
-    pub fn finish<T>(self, items: Vec<T>, last: Option<Uuid>) -> Page<T> {
-        Page { items, next_cursor: last.map(|id| self.key.encode(self.list, id)) }
-    }
-}
-
 impl Store {
     /// Starts reading `list` after `cursor`: `InvalidCursor` unless the cursor is from this list.
-    /// On a container that has not loaded the cursor MAC key yet, it is read beside the caller's key,
-    /// and created (by the table's first list ever) only once that key is confirmed.
+    /// Only a cursor needs the deployment's cursor MAC key now; a first page reads it beside its
+    /// query (`collect_page`). On a container that has not loaded it yet, it is read beside the
+    /// caller's key, and created (by the table's first list ever) only once that key is confirmed.
     pub(crate) async fn pager<'a>(
         &'a self,
         list: ListId<'a>,
         cursor: Option<&str>,
         guard: &KeyGuard,
     ) -> Result<Pager<'a>, StoreError> {
+        let Some(cursor) = cursor else {
+            return Ok(Pager { list, start: None });
+        };
+        let key = self.cursor_key_for(guard).await?;
+        Ok(Pager { list, start: Some(key.decode(list, cursor)?) })
+    }
+
+    /// The cursor MAC key, read beside the caller's key when not loaded yet; created only once the
+    /// caller's key is confirmed.
+    async fn cursor_key_for(&self, guard: &KeyGuard) -> Result<&CursorKey, StoreError> {
         if self.cursor_key.get().is_none() {
-            let (confirmed, ()) = tokio::join!(self.confirm_key(guard), self.warm_up());
-            confirmed?;
+            if guard.verdict().is_none() {
+                let (confirmed, ()) = tokio::join!(self.confirm_key(guard), self.warm_up());
+                confirmed?;
+            }
+            // Settled by now: the key may act, so the table's first list may create the MAC key.
+            self.confirm_key(guard).await?;
         }
-        let key = self.cursor_key().await?;
-        let start = cursor.map(|c| key.decode(list, c)).transpose()?;
-        Ok(Pager { key, list, start })
+        self.cursor_key().await
+    }
+}
+
+impl Store {
+    /// Reads one page of a list: runs `query` (one Query of the list, from an exclusive start key,
+    /// at most the given number of items) until it holds `limit + 1` items or the list ends, so
+    /// `next_cursor` is `None` exactly on the last page (contract, "Pagination": no extra empty
+    /// page), also when a filter (expired items) thins a Query's answer. `decode` gives an item's id
+    /// and value; `start_key` the key to resume after an id. The first Query runs beside the
+    /// caller's key (`guarded`).
+    pub(crate) async fn collect_page<T, Q, Fut>(
+        &self,
+        pager: Pager<'_>,
+        limit: u32,
+        guard: &KeyGuard,
+        start_key: impl Fn(Uuid) -> Item,
+        query: Q,
+        decode: impl Fn(&Item) -> Result<(Uuid, T), StoreError>,
+    ) -> Result<Page<T>, StoreError>
+    where
+        Q: Fn(Option<Item>, i32) -> Fut,
+        Fut: std::future::Future<Output = Result<QueryOutput, StoreError>>,
+    {
+        let want = limit as usize + 1;
+        let mut items: Vec<(Uuid, T)> = Vec::with_capacity(want);
+        let mut start = pager.start.map(&start_key);
+        let mut first = true;
+        loop {
+            let remaining = i32::try_from(want - items.len()).unwrap_or(i32::MAX);
+            let page = query(start.take(), remaining);
+            let out = if first {
+                // The first Query beside the caller's key and (on a cold container) the cursor MAC
+                // key's read: one round trip.
+                let (out, ()) = tokio::join!(self.guarded(guard, page), async {
+                    if self.cursor_key.get().is_none() {
+                        self.warm_up().await;
+                    }
+                });
+                out?
+            } else {
+                page.await?
+            };
+            first = false;
+            for item in out.items() {
+                if items.len() < want {
+                    items.push(decode(item)?);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) if items.len() < want => start = Some(key),
+                _ => break,
+            }
+        }
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = match items.last() {
+            Some((last, _)) if more => Some(self.cursor_key_for(guard).await?.encode(pager.list, *last)),
+            _ => None,
+        };
+        Ok(Page { items: items.into_iter().map(|(_, value)| value).collect(), next_cursor })
     }
 }

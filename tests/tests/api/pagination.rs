@@ -108,3 +108,24 @@ async fn bad_limits_and_cursors_are_400_and_reach_no_other_list() {
     let theirs = globex.list("?limit=1").await.body["nextCursor"].as_str().unwrap().to_owned();
     acme.list(&format!("?cursor={theirs}")).await.assert_error(400, "invalid_cursor");
 }
+
+/// A full last page has no `nextCursor` (the list reads one item past the page to know), so a
+/// client never follows a cursor to an empty page.
+#[tokio::test]
+async fn a_full_last_page_has_no_next_cursor() {
+    let world = integration_tests::World::new().await;
+    let client = integration_tests::Client::new(&world, "acme").await;
+    for i in 0..4 {
+        client.create_ok(&format!("https://hooks.example.com/full/{i}")).await;
+    }
+    let first = client.list("?limit=2").await;
+    let cursor = first.body["nextCursor"].as_str().expect("a second page exists").to_owned();
+    let last = client.list(&format!("?limit=2&cursor={cursor}")).await;
+    assert_eq!(last.data().as_array().unwrap().len(), 2);
+    assert_eq!(last.body["nextCursor"], integration_tests::serde_json::Value::Null, "exactly the last page");
+    let whole = client.list("?limit=4").await;
+    assert_eq!(
+        (whole.data().as_array().unwrap().len(), &whole.body["nextCursor"]),
+        (4, &integration_tests::serde_json::Value::Null)
+    );
+}

@@ -99,8 +99,15 @@ async fn actions_of(function: &str) -> BTreeSet<String> {
     let item = setup.item(&id);
     let key = world.key("acme", &["webhooks:manage", "events:publish"]).await;
     let event = json!({"type": "ping", "data": {"n": 1}});
-    let published = send(&setup.app, &Req::new("POST", "/apps/acme/events").key(&key).json(event.clone())).await;
-    let event_id = published.data()["id"].as_str().unwrap_or_default().to_owned();
+    // Two of each listed thing, so `?limit=1` has a next page: the first list with one creates the
+    // deployment's cursor MAC key.
+    setup.create_ok("https://no-such-host.invalid/second").await;
+    let mut event_id = String::new();
+    for _ in 0..2 {
+        let published = send(&setup.app, &Req::new("POST", "/apps/acme/events").key(&key).json(event.clone())).await;
+        event_id = published.data()["id"].as_str().unwrap_or_default().to_owned();
+        setup.send(Req::new("POST", &format!("{item}/test-ping"))).await;
+    }
     let log = CallLog::default();
     let app = App::new(world.config(), log.client(&world.client));
     let requests: Vec<Req> = match function {
@@ -114,7 +121,7 @@ async fn actions_of(function: &str) -> BTreeSet<String> {
             Req::new("POST", &setup.collection())
                 .json(json!({"url": "https://no-such-host.invalid/e", "events": ["*"]})),
         ],
-        "list" => vec![Req::new("GET", &setup.collection())],
+        "list" => vec![Req::new("GET", &format!("{}?limit=1", setup.collection()))],
         "get" => vec![Req::new("GET", &item)],
         "update" => vec![
             Req::new("PATCH", &item).json(json!({"active": false})),
@@ -129,13 +136,15 @@ async fn actions_of(function: &str) -> BTreeSet<String> {
             // Without a claim to settle the key first, the allowance is counted with a check of the key.
             Req::new("POST", &format!("{item}/test-ping")),
         ],
-        "deliveries" => vec![Req::new("GET", &format!("{item}/deliveries"))],
+        "deliveries" => vec![Req::new("GET", &format!("{item}/deliveries?limit=1"))],
         "publish-event" => vec![
             // With a claim the key is settled beside it; without, it is checked in the transaction.
             Req::new("POST", "/apps/acme/events").header("idempotency-key", "k").json(event.clone()),
             Req::new("POST", "/apps/acme/events").json(event.clone()),
         ],
-        "list-events" => vec![Req::new("GET", "/apps/acme/events"), Req::new("GET", "/apps/acme/events?type=ping")],
+        "list-events" => {
+            vec![Req::new("GET", "/apps/acme/events?limit=1"), Req::new("GET", "/apps/acme/events?type=ping")]
+        }
         "get-event" => vec![Req::new("GET", &format!("/apps/acme/events/{event_id}"))],
         "fallback" => vec![Req::new("DELETE", &setup.collection())],
         other => panic!("no scenario for {other}"),
