@@ -140,10 +140,20 @@ pub async fn check_resolved_addresses(url: &WebhookUrl, policy: &AddressPolicy) 
     let Some(domain) = &url.domain else {
         return Ok(());
     };
-    // A lookup that outlasts its bound counts as "does not resolve", so a slow resolver can never
-    // hold a request past the function's timeout; the delivery-time check still guards the name.
-    let lookup = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((domain.as_str(), url.port)));
-    let Ok(Ok(addresses)) = lookup.await else {
+    judge_resolution(tokio::net::lookup_host((domain.as_str(), url.port)), policy).await
+}
+
+/// Judges what `lookup` resolves to. A lookup that outlasts `RESOLVE_TIMEOUT` counts as "does not
+/// resolve", so a slow resolver can never hold a request past the function's timeout; the
+/// delivery-time check still guards the name.
+async fn judge_resolution<I>(
+    lookup: impl std::future::Future<Output = std::io::Result<I>>,
+    policy: &AddressPolicy,
+) -> Result<(), UrlRejected>
+where
+    I: Iterator<Item = std::net::SocketAddr>,
+{
+    let Ok(Ok(addresses)) = tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await else {
         return Ok(());
     };
     for address in addresses {
@@ -152,4 +162,29 @@ pub async fn check_resolved_addresses(url: &WebhookUrl, policy: &AddressPolicy) 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    fn addresses(list: &[&str]) -> std::io::Result<std::vec::IntoIter<SocketAddr>> {
+        Ok(list.iter().map(|a| a.parse().unwrap()).collect::<Vec<_>>().into_iter())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lookup_slower_than_its_bound_counts_as_unresolved() {
+        let policy = AddressPolicy::default();
+        let started = tokio::time::Instant::now();
+        let never = std::future::pending::<std::io::Result<std::vec::IntoIter<SocketAddr>>>();
+        assert_eq!(judge_resolution(never, &policy).await, Ok(()));
+        assert_eq!(started.elapsed(), RESOLVE_TIMEOUT, "given up at the bound, not later");
+        let slow_private = async {
+            tokio::time::sleep(RESOLVE_TIMEOUT / 2).await;
+            addresses(&["10.0.0.1:443"])
+        };
+        assert!(judge_resolution(slow_private, &policy).await.is_err(), "an answer within the bound counts");
+        assert!(judge_resolution(async { addresses(&["8.8.8.8:443"]) }, &policy).await.is_ok());
+    }
 }
