@@ -1,8 +1,9 @@
 //! One signed send and the record of it: the client (`client`), Standard Webhooks signing
-//! (`signing`), and `deliver`, which test-ping (and every later sender) calls. It knows neither the
+//! (`signing`), when a failed delivery is tried again (`schedule`), and `deliver`, which test-ping (and every later sender) calls. It knows neither the
 //! store nor HTTP: a caller loads the `DeliveryTarget`, calls `deliver`, and records the `Delivery`.
 
 pub mod client;
+pub mod schedule;
 pub mod signing;
 
 use std::fmt;
