@@ -82,9 +82,7 @@ impl Intercept for Fault {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        // DynamoDB's JSON protocol names the operation in `X-Amz-Target: DynamoDB_20120810.GetItem`.
-        let target = context.request().headers().get("x-amz-target").unwrap_or_default();
-        let ours = target.rsplit('.').next() == Some(self.operation)
+        let ours = crate::round_trips::operation_of(context) == self.operation
             && self.remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
         if ours {
             cfg.interceptor_state().store_put(Replacing);

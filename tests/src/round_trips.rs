@@ -59,6 +59,13 @@ impl CallLog {
     }
 }
 
+/// The DynamoDB operation a request calls: its JSON protocol names it in
+/// `X-Amz-Target: DynamoDB_20120810.GetItem`.
+pub fn operation_of<'a>(context: &'a BeforeTransmitInterceptorContextRef<'_>) -> &'a str {
+    let target = context.request().headers().get("x-amz-target").unwrap_or_default();
+    target.rsplit('.').next().unwrap_or_default()
+}
+
 /// Round trips one after another: a call starting after every earlier call answered begins a new one.
 fn sequential_trips(spans: &[(Instant, Option<Instant>)]) -> usize {
     let mut sorted: Vec<(Instant, Instant)> = spans.iter().map(|(s, e)| (*s, e.unwrap_or(*s))).collect();
@@ -103,9 +110,7 @@ impl Intercept for CallLog {
         cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         let request = context.request();
-        // DynamoDB's JSON protocol names the operation in `X-Amz-Target: DynamoDB_20120810.GetItem`.
-        let target = request.headers().get("x-amz-target").unwrap_or_default();
-        let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+        let operation = operation_of(context).to_owned();
         // IAM authorises a transaction by the actions of its items, not by an action of its own.
         let actions = match operation.as_str() {
             "TransactWriteItems" => transaction_item_actions(request.body().bytes().unwrap_or_default()),

@@ -121,23 +121,8 @@ impl Store {
             .projection_expression("pk")
             .consistent_read(true)
             .send();
-        let now = now_millis() / 1000;
         let query = |start: Option<Item>, limit: i32| {
-            let request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                // TTL deletes within days, not at once: an expired record is never shown.
-                .filter_expression("expiresAt > :now")
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":prefix", s(&prefix))
-                .expression_attribute_values(":now", n(now))
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .limit(limit)
-                .set_exclusive_start_key(start)
-                .send();
+            let request = self.unexpired_newest_first(&pk, &prefix, start, limit).send();
             async { request.await.map_err(|e| sdk_error("Query deliveries", e)) }
         };
         let decode = |item: &Item| {

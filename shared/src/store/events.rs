@@ -140,24 +140,11 @@ impl Store {
         let pager = self.pager(ListId::Events { app_id, event_type }, cursor, guard).await?;
         let prefix = list_prefix(event_type);
         let pk = app_pk(app_id);
-        let now = now_millis() / 1000;
         let query = |start: Option<Item>, limit: i32| {
             let request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                // TTL deletes within days, not at once: an expired event is never shown.
-                .filter_expression("expiresAt > :now")
+                .unexpired_newest_first(&pk, &prefix, start, limit)
                 .projection_expression("id, #type, createdAt")
                 .expression_attribute_names("#type", "type")
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":prefix", s(&prefix))
-                .expression_attribute_values(":now", n(now))
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .limit(limit)
-                .set_exclusive_start_key(start)
                 .send();
             async { request.await.map_err(|e| sdk_error("Query events", e)) }
         };

@@ -56,6 +56,30 @@ impl Store {
 }
 
 impl Store {
+    /// A Query of the items under `pk` whose sort key starts with `prefix`, newest first (ids are
+    /// UUIDv7), strongly consistent, leaving out items whose `expiresAt` has passed (TTL deletes
+    /// within days, not at once), from `start`, at most `limit` items evaluated.
+    pub(crate) fn unexpired_newest_first(
+        &self,
+        pk: &str,
+        prefix: &str,
+        start: Option<Item>,
+        limit: i32,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .filter_expression("expiresAt > :now")
+            .expression_attribute_values(":pk", super::s(pk))
+            .expression_attribute_values(":prefix", super::s(prefix))
+            .expression_attribute_values(":now", super::n(crate::time::now_millis() / 1000))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+    }
+
     /// Reads one page of a list: runs `query` (one Query of the list, from an exclusive start key,
     /// at most the given number of items) until it holds `limit + 1` items or the list ends, so
     /// `next_cursor` is `None` exactly on the last page (contract, "Pagination": no extra empty

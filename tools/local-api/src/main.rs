@@ -16,14 +16,15 @@ async fn main() -> Result<(), String> {
     let app_id = std::env::var("LOCAL_APP_ID").unwrap_or_else(|_| "acme".into());
     let app: &'static App = Box::leak(Box::new(App::from_env().await?));
     webhook_keys::create_table(app.store.client(), app.store.table()).await?;
-    let key = webhook_keys::issue_key(&app.store, &app_id, vec!["webhooks:manage".into()]).await?;
+    let scopes = vec!["webhooks:manage".into(), "events:publish".into()];
+    let key = webhook_keys::issue_key(&app.store, &app_id, scopes).await?;
     // Already there on a restart over the same table: fine.
     let _ = webhook_keys::install_fixture_key(&app.store).await;
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("bind {addr}: {e}"))?;
     println!("API on http://{addr}  (table {})", app.store.table());
-    println!("key for app `{app_id}` (webhooks:manage): {}", key.key);
+    println!("key for app `{app_id}` (webhooks:manage, events:publish): {}", key.key);
     println!("try: curl -s http://{addr}/apps/{app_id}/webhooks -H 'Authorization: Bearer {}'", key.key);
     loop {
         let Ok((mut stream, _)) = listener.accept().await else {
