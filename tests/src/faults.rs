@@ -47,6 +47,12 @@ impl Fault {
         }
     }
 
+    /// Answers `operation` with exactly `body` and `status`, `times` times: a successful answer that
+    /// is not the real one (say, a BatchGetItem that left every key unprocessed).
+    pub fn raw(operation: &'static str, status: u16, body: String, times: usize) -> Fault {
+        Fault { status, body, ..Fault::new(operation, "", "", times) }
+    }
+
     /// The same fault answered with `status` (a 500 is one the SDK retries).
     pub fn with_status(mut self, status: u16) -> Fault {
         self.status = status;

@@ -210,24 +210,21 @@ impl Store {
         Ok(TransactWriteItem::builder().update(update.build().map_err(build_error)?).build())
     }
 
-    /// The stored endpoint item, secrets included, for routes that need them. `NotFound` if absent.
-    pub(crate) async fn endpoint_item(&self, app_id: &str, id: Uuid) -> Result<Item, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(app_pk(app_id), webhook_sk(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem endpoint", e))?;
-        out.item.ok_or(StoreError::NotFound)
+    /// The endpoint as the API shows it (no secret is read), with the caller's key in the same
+    /// request. `NotFound` if absent, `KeyRejected` if the key may not see it.
+    pub async fn get_endpoint(&self, app_id: &str, id: Uuid, guard: &KeyGuard) -> Result<Endpoint, StoreError> {
+        let key = key_of(app_pk(app_id), webhook_sk(id));
+        endpoint_from_item(&self.get_guarded(guard, key, Some(public_projection()), "GetItem endpoint").await?)
     }
 
-    /// The endpoint as the API shows it (no secret is read). `NotFound` if absent, `KeyRejected`
-    /// if the guarded key is no longer valid.
-    pub async fn get_endpoint(&self, app_id: &str, id: Uuid, guard: &KeyGuard) -> Result<Endpoint, StoreError> {
-        self.guarded(guard, self.public_endpoint(app_id, id)).await
+    /// The stored endpoint item (secrets included), with the caller's key in the same request.
+    pub(crate) async fn endpoint_item_guarded(
+        &self,
+        app_id: &str,
+        id: Uuid,
+        guard: &KeyGuard,
+    ) -> Result<Item, StoreError> {
+        self.get_guarded(guard, key_of(app_pk(app_id), webhook_sk(id)), None, "GetItem endpoint").await
     }
 
     /// The endpoint's public attributes, read consistently.
@@ -299,7 +296,7 @@ impl Store {
         };
         let new_key = new_url.uniqueness_key();
         optimistic("update endpoint", MAX_ATTEMPTS, || async {
-            let current = self.guarded(guard, self.endpoint_item(app_id, id)).await?;
+            let current = self.endpoint_item_guarded(app_id, id, guard).await?;
             let old_key = get_s(&current, "urlKey")?;
             if old_key == new_key {
                 // Same URL up to normalisation: the marker stays; only the spelling changes.
@@ -423,7 +420,7 @@ impl Store {
     pub async fn delete_endpoint(&self, app_id: &str, id: Uuid, guard: &KeyGuard) -> Result<(), StoreError> {
         let pk = app_pk(app_id);
         optimistic("delete endpoint", MAX_ATTEMPTS, || async {
-            let current = self.guarded(guard, self.endpoint_item(app_id, id)).await?;
+            let current = self.endpoint_item_guarded(app_id, id, guard).await?;
             let url_key = get_s(&current, "urlKey")?;
             let guard = ("urlKey = :urlKey", ":urlKey", s(&url_key));
             let items = vec![

@@ -4,11 +4,13 @@
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes, TransactWriteItem, Update};
 use tokio::sync::OnceCell;
 
 use super::error::{build_error, failed_conditions, sdk_error};
-use super::{app_pk, get_s, key_of, s, Store, StoreError};
+use super::{app_pk, get_s, key_of, s, Item, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRecord {
@@ -156,6 +158,75 @@ impl Store {
         let (key, value) = tokio::join!(self.confirm_key(guard), read);
         key?;
         value
+    }
+
+    /// The item at `key` read together with the guarded API key in one consistent BatchGetItem: one
+    /// request, so one connection and one round trip even on a cold container (two concurrent
+    /// GetItems would open two connections). A plain GetItem when the key is settled already.
+    /// `projection` (expression, names) limits what is read of `key`'s item; the key item's own
+    /// attributes are added to it. The key's verdict first, then `NotFound` when the item is absent.
+    pub(crate) async fn get_guarded(
+        &self,
+        guard: &KeyGuard,
+        key: Item,
+        projection: Option<(String, HashMap<String, String>)>,
+        operation: &str,
+    ) -> Result<Item, StoreError> {
+        if guard.verdict().is_some() {
+            self.confirm_key(guard).await?;
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .consistent_read(true)
+                .set_projection_expression(projection.as_ref().map(|(p, _)| p.clone()))
+                .set_expression_attribute_names(projection.map(|(_, names)| names))
+                .send()
+                .await
+                .map_err(|e| sdk_error(operation, e))?;
+            return out.item.ok_or(StoreError::NotFound);
+        }
+        let key_item = key_of(key_pk(&guard.hash), "KEY");
+        let mut wanted = KeysAndAttributes::builder().keys(key.clone()).keys(key_item.clone()).consistent_read(true);
+        if let Some((expression, mut names)) = projection {
+            // Both items' attributes, and their keys to tell them apart.
+            let mut paths = vec![expression];
+            for attribute in ["pk", "sk", "appId", "scopes", "createdAt", "revokedAt", "expiresAt"] {
+                if !names.values().any(|named| named == attribute) {
+                    names.insert(format!("#k_{attribute}"), attribute.to_owned());
+                    paths.push(format!("#k_{attribute}"));
+                }
+            }
+            wanted = wanted.projection_expression(paths.join(", ")).set_expression_attribute_names(Some(names));
+        }
+        let mut pending = HashMap::from([(self.table.clone(), wanted.build().map_err(build_error)?)]);
+        let mut found: Vec<Item> = Vec::with_capacity(2);
+        for attempt in 0..4u64 {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(pending))
+                .send()
+                .await
+                .map_err(|e| sdk_error(operation, e))?;
+            found.extend(out.responses.unwrap_or_default().into_values().flatten());
+            pending = out.unprocessed_keys.unwrap_or_default();
+            if pending.values().all(|k| k.keys().is_empty()) {
+                let is = |item: &Item, wanted: &Item| {
+                    item.get("pk") == wanted.get("pk") && item.get("sk") == wanted.get("sk")
+                };
+                let record =
+                    found.iter().find(|i| is(i, &key_item)).map(|i| record_from_item(&guard.hash, i)).transpose()?;
+                let verdict = guard.judge(record.as_ref(), crate::time::now_millis() / 1000);
+                let _ = guard.outcome.set(verdict);
+                verdict.map_err(StoreError::KeyRejected)?;
+                return found.into_iter().find(|i| is(i, &key)).ok_or(StoreError::NotFound);
+            }
+            // DynamoDB left keys unprocessed (throttling): a short pause, then those again.
+            super::write::jitter(10 + 20 * attempt, 40).await?;
+        }
+        Err(StoreError::Unavailable(format!("{operation}: keys left unprocessed")))
     }
 
     /// For a transaction that reads nothing first: a ConditionCheck that the guarded key is valid,

@@ -75,7 +75,7 @@ impl Store {
         id: Uuid,
         guard: &KeyGuard,
     ) -> Result<DeliveryTarget, StoreError> {
-        let item = self.guarded(guard, self.endpoint_item(app_id, id)).await?;
+        let item = self.endpoint_item_guarded(app_id, id, guard).await?;
         let now = now_millis();
         let mut secrets = vec![get_s(&item, "secret")?];
         secrets.extend(retired_from_item(&item).into_iter().filter(|r| r.expires_at_ms > now).map(|r| r.secret));
@@ -98,7 +98,7 @@ impl Store {
         guard: &KeyGuard,
     ) -> Result<(), StoreError> {
         optimistic("rotate secret", MAX_ATTEMPTS, || async {
-            let item = self.guarded(guard, self.endpoint_item(app_id, id)).await?;
+            let item = self.endpoint_item_guarded(app_id, id, guard).await?;
             let current = get_s(&item, "secret")?;
             let retired =
                 retire(&current, retired_from_item(&item), rotation, now_millis()).map_err(StoreError::Conflict)?;

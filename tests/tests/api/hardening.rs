@@ -341,3 +341,33 @@ async fn a_key_that_may_not_act_writes_nothing_even_where_the_key_is_checked_ins
     ping(&acme, &id).await.assert_status(200);
     ping(&acme, &id).await.assert_error(429, "rate_limited");
 }
+
+/// The endpoint and the caller's key are read in one BatchGetItem; keys DynamoDB leaves unprocessed
+/// (as it does under throttling) are asked for again, and the answer is the same as without.
+#[tokio::test]
+async fn keys_a_batch_read_leaves_unprocessed_are_read_again() {
+    use integration_tests::faults::Fault;
+    use integration_tests::shared::App;
+    let world = World::new().await;
+    let client = Client::new(&world, "acme").await;
+    let id = client.create_ok("https://hooks.example.com/a").await;
+    let hash = integration_tests::shared::secrets::api_key_hash(&client.key);
+    let unprocessed = json!({
+        "Responses": {},
+        "UnprocessedKeys": {world.table.clone(): {"ConsistentRead": true, "Keys": [
+            {"pk": {"S": "APP#acme"}, "sk": {"S": format!("WEBHOOK#{id}")}},
+            {"pk": {"S": format!("KEY#{hash}")}, "sk": {"S": "KEY"}},
+        ]}},
+    });
+    let throttled = Fault::raw("BatchGetItem", 200, unprocessed.to_string(), 2);
+    let app = App::new(world.config(), throttled.client(&world.client));
+    let patient = Client { app, app_id: client.app_id.clone(), key: client.key.clone() };
+    let got = patient.get(&id).await;
+    got.assert_status(200);
+    assert_eq!(got.data()["id"], json!(id));
+    assert_eq!(throttled.injected(), 2, "two answers left everything unprocessed; the third read it");
+    let forever = Fault::raw("BatchGetItem", 200, unprocessed.to_string(), 100);
+    let app = App::new(world.config(), forever.client(&world.client));
+    let starved = Client { app, app_id: client.app_id.clone(), key: client.key.clone() };
+    starved.get(&id).await.assert_error(503, "service_unavailable");
+}

@@ -88,7 +88,8 @@ async fn each_warm_request_costs_the_fewest_round_trips_its_rules_allow() {
             Req::new("GET", &format!("/apps/acme/webhooks?limit=1&cursor={cursor}")),
             ops(&["GetItem", "Query"], 1),
         ),
-        ("get", Req::new("GET", &item), ops(&["GetItem", "GetItem"], 1)),
+        // The endpoint and the caller's key in one BatchGetItem: one request, one connection.
+        ("get", Req::new("GET", &item), ops(&["BatchGetItem"], 1)),
         (
             "update (no URL change)",
             Req::new("PATCH", &item).json(json!({"active": false})),
@@ -97,13 +98,9 @@ async fn each_warm_request_costs_the_fewest_round_trips_its_rules_allow() {
         (
             "update (URL change)",
             Req::new("PUT", &item).json(json!({"url": "https://hooks.example.com/moved"})),
-            ops(&["GetItem", "GetItem", "TransactWriteItems"], 2),
+            ops(&["BatchGetItem", "TransactWriteItems"], 2),
         ),
-        (
-            "rotate-secret",
-            Req::new("POST", &format!("{item}/rotate-secret")),
-            ops(&["GetItem", "GetItem", "UpdateItem"], 2),
-        ),
+        ("rotate-secret", Req::new("POST", &format!("{item}/rotate-secret")), ops(&["BatchGetItem", "UpdateItem"], 2)),
         (
             "rotate-secret + Idempotency-Key",
             Req::new("POST", &format!("{item}/rotate-secret")).header("idempotency-key", "k2"),
@@ -113,7 +110,7 @@ async fn each_warm_request_costs_the_fewest_round_trips_its_rules_allow() {
             // The manual-send allowance (counted with a check of the key) beside the endpoint's read.
             "test-ping (the send fails fast: no such host)",
             Req::new("POST", &format!("{item}/test-ping")),
-            ops(&["TransactWriteItems", "GetItem", "GetItem", "TransactWriteItems"], 2),
+            ops(&["TransactWriteItems", "BatchGetItem", "TransactWriteItems"], 2),
         ),
         ("deliveries", Req::new("GET", &format!("{item}/deliveries")), ops(&["GetItem", "GetItem", "Query"], 1)),
         (
@@ -121,7 +118,7 @@ async fn each_warm_request_costs_the_fewest_round_trips_its_rules_allow() {
             Req::new("GET", &format!("{item}/deliveries?status=failed")),
             ops(&["GetItem", "GetItem", "Query"], 1),
         ),
-        ("delete", Req::new("DELETE", &item), ops(&["GetItem", "GetItem", "TransactWriteItems"], 2)),
+        ("delete", Req::new("DELETE", &item), ops(&["BatchGetItem", "TransactWriteItems"], 2)),
         // Answers given before any read settle the key on their own: a revoked key is 401.
         ("fallback (405)", Req::new("DELETE", "/apps/acme/webhooks"), ops(&["GetItem"], 1)),
         ("invalid body (400)", Req::new("POST", "/apps/acme/webhooks").json(json!({})), ops(&["GetItem"], 1)),
