@@ -113,14 +113,6 @@ impl Store {
         let pager = self.pager(list, cursor, guard).await?;
         let prefix = list_prefix(webhook_id, status);
         let pk = app_pk(app_id);
-        let exists = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(pk.clone(), webhook_sk(webhook_id))))
-            .projection_expression("pk")
-            .consistent_read(true)
-            .send();
         let query = |start: Option<Item>, limit: i32| {
             let request = self.unexpired_newest_first(&pk, &prefix, start, limit).send();
             async { request.await.map_err(|e| sdk_error("Query deliveries", e)) }
@@ -132,15 +124,13 @@ impl Store {
             Ok((id, delivery))
         };
         let start_key = |id: Uuid| key_of(pk.clone(), format!("{prefix}{id}"));
-        // All in flight at once (the endpoint's existence, the first Query, the caller's key): one
-        // round trip of latency. The key's verdict first, then the endpoint's existence.
-        let (exists, page) = tokio::join!(exists, self.collect_page(pager, limit, guard, start_key, query, decode));
-        if let Err(refused @ StoreError::KeyRejected(_)) = page {
-            return Err(refused);
-        }
-        if exists.map_err(|e| sdk_error("GetItem endpoint", e))?.item.is_none() {
+        // The endpoint's existence checked in the BatchGetItem that settles the caller's key, beside
+        // the first Query: one round trip. The key's verdict first, then the endpoint's existence.
+        let parent = key_of(pk.clone(), webhook_sk(webhook_id));
+        let (page, exists) = self.collect_page(pager, limit, guard, Some(parent), start_key, query, decode).await?;
+        if !exists {
             return Err(StoreError::NotFound);
         }
-        page
+        Ok(page)
     }
 }

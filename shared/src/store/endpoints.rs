@@ -279,7 +279,8 @@ impl Store {
             let id = Uuid::parse_str(&endpoint.id).map_err(|_| StoreError::Other("stored id is not a UUID".into()))?;
             Ok((id, endpoint))
         };
-        self.collect_page(pager, limit, guard, |id| key_of(pk.clone(), webhook_sk(id)), query, decode).await
+        let start_key = |id: Uuid| key_of(pk.clone(), webhook_sk(id));
+        Ok(self.collect_page(pager, limit, guard, None, start_key, query, decode).await?.0)
     }
 
     /// Applies `patch`. A URL change moves the URL marker in the same transaction (`Conflict(DuplicateUrl)`

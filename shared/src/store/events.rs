@@ -107,9 +107,15 @@ impl Store {
         }
     }
 
-    /// One event with its data. `NotFound` if absent or expired, `KeyRejected` as every guarded read.
+    /// One event with its data, read with the caller's key in one request. `NotFound` if absent or
+    /// expired, `KeyRejected` as every guarded read.
     pub async fn get_event(&self, app_id: &str, id: Uuid, guard: &KeyGuard) -> Result<Event, StoreError> {
-        self.guarded(guard, self.event(app_id, id)).await
+        let key = key_of(app_pk(app_id), format!("{EVENT_PREFIX}{id}"));
+        let item = self.get_guarded(guard, key, None, "GetItem event").await?;
+        if expired(&item, now_millis() / 1000) {
+            return Err(StoreError::NotFound);
+        }
+        event_from_item(&item)
     }
 
     /// One event with its data, read consistently (no key involved: the workers' read).
@@ -155,6 +161,6 @@ impl Store {
             Ok((id, event))
         };
         let start_key = |id: Uuid| key_of(pk.clone(), format!("{prefix}{id}"));
-        self.collect_page(pager, limit, guard, start_key, query, decode).await
+        Ok(self.collect_page(pager, limit, guard, None, start_key, query, decode).await?.0)
     }
 }

@@ -148,23 +148,10 @@ impl Store {
         verdict.map_err(StoreError::KeyRejected)
     }
 
-    /// `read` run concurrently with the key's confirmation; the key's verdict comes first (nothing
-    /// read is answered to a key that may not see it).
-    pub(crate) async fn guarded<T>(
-        &self,
-        guard: &KeyGuard,
-        read: impl std::future::Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        let (key, value) = tokio::join!(self.confirm_key(guard), read);
-        key?;
-        value
-    }
-
     /// The item at `key` read together with the guarded API key in one consistent BatchGetItem: one
     /// request, so one connection and one round trip even on a cold container (two concurrent
-    /// GetItems would open two connections). A plain GetItem when the key is settled already.
-    /// `projection` (expression, names) limits what is read of `key`'s item; the key item's own
-    /// attributes are added to it. The key's verdict first, then `NotFound` when the item is absent.
+    /// GetItems would open two connections). `projection` (expression, names) limits what is read
+    /// of the item. The key's verdict first, then `NotFound` when the item is absent.
     pub(crate) async fn get_guarded(
         &self,
         guard: &KeyGuard,
@@ -172,25 +159,36 @@ impl Store {
         projection: Option<(String, HashMap<String, String>)>,
         operation: &str,
     ) -> Result<Item, StoreError> {
-        if guard.verdict().is_some() {
+        let mut found = self.settle_with(guard, vec![key], projection, operation).await?;
+        found.pop().flatten().ok_or(StoreError::NotFound)
+    }
+
+    /// Settles the guarded API key (if it is not yet) and reads the items at `keys`, all in one
+    /// consistent BatchGetItem: one request and one connection. Answers the items in the order of
+    /// `keys` (`None` where absent), after the key's verdict. With the key settled and no items,
+    /// no request at all. Keys DynamoDB leaves unprocessed are asked for again a few times, then
+    /// `Unavailable`.
+    pub(crate) async fn settle_with(
+        &self,
+        guard: &KeyGuard,
+        keys: Vec<Item>,
+        projection: Option<(String, HashMap<String, String>)>,
+        operation: &str,
+    ) -> Result<Vec<Option<Item>>, StoreError> {
+        let settled = guard.verdict().is_some();
+        if settled {
             self.confirm_key(guard).await?;
-            let out = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .set_key(Some(key))
-                .consistent_read(true)
-                .set_projection_expression(projection.as_ref().map(|(p, _)| p.clone()))
-                .set_expression_attribute_names(projection.map(|(_, names)| names))
-                .send()
-                .await
-                .map_err(|e| sdk_error(operation, e))?;
-            return out.item.ok_or(StoreError::NotFound);
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
         }
         let key_item = key_of(key_pk(&guard.hash), "KEY");
-        let mut wanted = KeysAndAttributes::builder().keys(key.clone()).keys(key_item.clone()).consistent_read(true);
+        let mut wanted = KeysAndAttributes::builder().set_keys(Some(keys.clone())).consistent_read(true);
+        if !settled {
+            wanted = wanted.keys(key_item.clone());
+        }
         if let Some((expression, mut names)) = projection {
-            // Both items' attributes, and their keys to tell them apart.
+            // The key item's attributes too, and every item's key to tell them apart.
             let mut paths = vec![expression];
             for attribute in ["pk", "sk", "appId", "scopes", "createdAt", "revokedAt", "expiresAt"] {
                 if !names.values().any(|named| named == attribute) {
@@ -201,7 +199,7 @@ impl Store {
             wanted = wanted.projection_expression(paths.join(", ")).set_expression_attribute_names(Some(names));
         }
         let mut pending = HashMap::from([(self.table.clone(), wanted.build().map_err(build_error)?)]);
-        let mut found: Vec<Item> = Vec::with_capacity(2);
+        let mut found: Vec<Item> = Vec::with_capacity(keys.len() + 1);
         for attempt in 0..4u64 {
             let out = self
                 .client
@@ -213,15 +211,18 @@ impl Store {
             found.extend(out.responses.unwrap_or_default().into_values().flatten());
             pending = out.unprocessed_keys.unwrap_or_default();
             if pending.values().all(|k| k.keys().is_empty()) {
-                let is = |item: &Item, wanted: &Item| {
-                    item.get("pk") == wanted.get("pk") && item.get("sk") == wanted.get("sk")
-                };
-                let record =
-                    found.iter().find(|i| is(i, &key_item)).map(|i| record_from_item(&guard.hash, i)).transpose()?;
-                let verdict = guard.judge(record.as_ref(), crate::time::now_millis() / 1000);
-                let _ = guard.outcome.set(verdict);
-                verdict.map_err(StoreError::KeyRejected)?;
-                return found.into_iter().find(|i| is(i, &key)).ok_or(StoreError::NotFound);
+                let is = |item: &Item, key: &Item| item.get("pk") == key.get("pk") && item.get("sk") == key.get("sk");
+                if !settled {
+                    let record = found
+                        .iter()
+                        .find(|i| is(i, &key_item))
+                        .map(|i| record_from_item(&guard.hash, i))
+                        .transpose()?;
+                    let verdict = guard.judge(record.as_ref(), crate::time::now_millis() / 1000);
+                    let _ = guard.outcome.set(verdict);
+                    verdict.map_err(StoreError::KeyRejected)?;
+                }
+                return Ok(keys.iter().map(|key| found.iter().find(|i| is(i, key)).cloned()).collect());
             }
             // DynamoDB left keys unprocessed (throttling): a short pause, then those again.
             super::write::jitter(10 + 20 * attempt, 40).await?;

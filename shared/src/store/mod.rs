@@ -119,9 +119,15 @@ impl Store {
     /// functions may not write it). Best effort: a failure here is the first request's to report.
     /// Called from init when that helps (`pipeline::warm_up_in_init`).
     pub async fn warm_up(&self) {
-        let out =
-            self.client.get_item().table_name(&self.table).set_key(Some(key_of("CONFIG", "CURSOR_KEY"))).send().await;
-        if let Some(AttributeValue::B(b)) = out.ok().and_then(|o| o.item).and_then(|mut item| item.remove("key")) {
+        let out = self.client.get_item().table_name(&self.table).set_key(Some(cursor_key_item())).send().await;
+        if let Some(item) = out.ok().and_then(|o| o.item) {
+            self.keep_cursor_key(&item);
+        }
+    }
+
+    /// Keeps the cursor MAC key from its stored item, when the item holds one.
+    pub(crate) fn keep_cursor_key(&self, item: &Item) {
+        if let Some(AttributeValue::B(b)) = item.get("key") {
             if let Ok(bytes) = <[u8; 32]>::try_from(b.as_ref()) {
                 let _ = self.cursor_key.set(CursorKey::new(bytes));
             }
@@ -157,6 +163,11 @@ impl Store {
         // Another container created it first: use theirs.
         read().await?.ok_or_else(|| StoreError::Other("cursor key vanished".into()))
     }
+}
+
+/// The key of the deployment's cursor MAC key item.
+pub(crate) fn cursor_key_item() -> Item {
+    key_of("CONFIG", "CURSOR_KEY")
 }
 
 pub(crate) fn app_pk(app_id: &str) -> String {

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 
-use super::{Item, KeyGuard, Store, StoreError};
+use super::{cursor_key_item, Item, KeyGuard, Store, StoreError};
 use crate::cursor::{CursorKey, ListId};
 
 /// One page of a list, newest first; `next_cursor` is `None` on the last page.
@@ -84,17 +84,18 @@ impl Store {
     /// at most the given number of items) until it holds `limit + 1` items or the list ends, so
     /// `next_cursor` is `None` exactly on the last page (contract, "Pagination": no extra empty
     /// page), also when a filter (expired items) thins a Query's answer. `decode` gives an item's id
-    /// and value; `start_key` the key to resume after an id. The first Query runs beside the
-    /// caller's key (`guarded`).
+    /// and value; `start_key` the key to resume after an id. The first Query runs beside one
+    /// BatchGetItem of the caller's key and of `also` (answered: does that item exist?).
     pub(crate) async fn collect_page<T, Q, Fut>(
         &self,
         pager: Pager<'_>,
         limit: u32,
         guard: &KeyGuard,
+        also: Option<Item>,
         start_key: impl Fn(Uuid) -> Item,
         query: Q,
         decode: impl Fn(&Item) -> Result<(Uuid, T), StoreError>,
-    ) -> Result<Page<T>, StoreError>
+    ) -> Result<(Page<T>, bool), StoreError>
     where
         Q: Fn(Option<Item>, i32) -> Fut,
         Fut: std::future::Future<Output = Result<QueryOutput, StoreError>>,
@@ -102,30 +103,36 @@ impl Store {
         let want = limit as usize + 1;
         let mut items: Vec<(Uuid, T)> = Vec::with_capacity(want);
         let mut start = pager.start.map(&start_key);
-        let mut first = true;
+        // Beside the first Query, one BatchGetItem: the caller's key, the item `also` names (a
+        // list's parent, say) and, on a cold container, the cursor MAC key. One round trip, two
+        // connections at most.
+        let mut extra: Vec<Item> = also.into_iter().collect();
+        let with_parent = !extra.is_empty();
+        let cold = self.cursor_key.get().is_none();
+        if cold {
+            extra.push(cursor_key_item());
+        }
+        let first = query(start.take(), i32::try_from(want).unwrap_or(i32::MAX));
+        let (out, settled) = tokio::join!(first, self.settle_with(guard, extra, None, "BatchGetItem list"));
+        let found = settled?;
+        if cold {
+            if let Some(Some(item)) = found.last() {
+                self.keep_cursor_key(item);
+            }
+        }
+        let parent_exists = with_parent && found.first().is_some_and(Option::is_some);
+        let mut out = out?;
         loop {
-            let remaining = i32::try_from(want - items.len()).unwrap_or(i32::MAX);
-            let page = query(start.take(), remaining);
-            let out = if first {
-                // The first Query beside the caller's key and (on a cold container) the cursor MAC
-                // key's read: one round trip.
-                let (out, ()) = tokio::join!(self.guarded(guard, page), async {
-                    if self.cursor_key.get().is_none() {
-                        self.warm_up().await;
-                    }
-                });
-                out?
-            } else {
-                page.await?
-            };
-            first = false;
             for item in out.items() {
                 if items.len() < want {
                     items.push(decode(item)?);
                 }
             }
-            match out.last_evaluated_key {
-                Some(key) if items.len() < want => start = Some(key),
+            match out.last_evaluated_key.take() {
+                Some(key) if items.len() < want => {
+                    let remaining = i32::try_from(want - items.len()).unwrap_or(i32::MAX);
+                    out = query(Some(key), remaining).await?;
+                }
                 _ => break,
             }
         }
@@ -135,6 +142,6 @@ impl Store {
             Some((last, _)) if more => Some(self.cursor_key_for(guard).await?.encode(pager.list, *last)),
             _ => None,
         };
-        Ok(Page { items: items.into_iter().map(|(_, value)| value).collect(), next_cursor })
+        Ok((Page { items: items.into_iter().map(|(_, value)| value).collect(), next_cursor }, parent_exists))
     }
 }
