@@ -127,7 +127,8 @@ impl Store {
         // The endpoint's existence checked in the BatchGetItem that settles the caller's key, beside
         // the first Query: one round trip. The key's verdict first, then the endpoint's existence.
         let parent = key_of(pk.clone(), webhook_sk(webhook_id));
-        let (page, exists) = self.collect_page(pager, limit, guard, Some(parent), start_key, query, decode).await?;
+        let pager = pager.with_parent(parent);
+        let (page, exists) = self.collect_page(pager, limit, guard, start_key, query, decode).await?;
         if !exists {
             return Err(StoreError::NotFound);
         }

@@ -280,7 +280,7 @@ impl Store {
             Ok((id, endpoint))
         };
         let start_key = |id: Uuid| key_of(pk.clone(), webhook_sk(id));
-        Ok(self.collect_page(pager, limit, guard, None, start_key, query, decode).await?.0)
+        Ok(self.collect_page(pager, limit, guard, start_key, query, decode).await?.0)
     }
 
     /// Applies `patch`. A URL change moves the URL marker in the same transaction (`Conflict(DuplicateUrl)`

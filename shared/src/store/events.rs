@@ -161,6 +161,6 @@ impl Store {
             Ok((id, event))
         };
         let start_key = |id: Uuid| key_of(pk.clone(), format!("{prefix}{id}"));
-        Ok(self.collect_page(pager, limit, guard, None, start_key, query, decode).await?.0)
+        Ok(self.collect_page(pager, limit, guard, start_key, query, decode).await?.0)
     }
 }

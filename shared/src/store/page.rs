@@ -20,6 +20,17 @@ pub(crate) struct Pager<'a> {
     list: ListId<'a>,
     /// The last id of the previous page (exclusive start), if the caller sent a cursor.
     pub start: Option<Uuid>,
+    /// An item whose existence the page answers too (a list's parent), read beside the first Query.
+    parent: Option<Item>,
+}
+
+impl Pager<'_> {
+    /// The page also answers whether the item at `key` exists (read in the same BatchGetItem as
+    /// the caller's key).
+    pub fn with_parent(mut self, key: Item) -> Self {
+        self.parent = Some(key);
+        self
+    }
 }
 
 impl Store {
@@ -34,10 +45,10 @@ impl Store {
         guard: &KeyGuard,
     ) -> Result<Pager<'a>, StoreError> {
         let Some(cursor) = cursor else {
-            return Ok(Pager { list, start: None });
+            return Ok(Pager { list, start: None, parent: None });
         };
         let key = self.cursor_key_for(guard).await?;
-        Ok(Pager { list, start: Some(key.decode(list, cursor)?) })
+        Ok(Pager { list, start: Some(key.decode(list, cursor)?), parent: None })
     }
 
     /// The cursor MAC key, read beside the caller's key when not loaded yet; created only once the
@@ -85,13 +96,12 @@ impl Store {
     /// `next_cursor` is `None` exactly on the last page (contract, "Pagination": no extra empty
     /// page), also when a filter (expired items) thins a Query's answer. `decode` gives an item's id
     /// and value; `start_key` the key to resume after an id. The first Query runs beside one
-    /// BatchGetItem of the caller's key and of `also` (answered: does that item exist?).
+    /// BatchGetItem of the caller's key and the pager's parent (answered: does it exist?).
     pub(crate) async fn collect_page<T, Q, Fut>(
         &self,
         pager: Pager<'_>,
         limit: u32,
         guard: &KeyGuard,
-        also: Option<Item>,
         start_key: impl Fn(Uuid) -> Item,
         query: Q,
         decode: impl Fn(&Item) -> Result<(Uuid, T), StoreError>,
@@ -106,7 +116,7 @@ impl Store {
         // Beside the first Query, one BatchGetItem: the caller's key, the item `also` names (a
         // list's parent, say) and, on a cold container, the cursor MAC key. One round trip, two
         // connections at most.
-        let mut extra: Vec<Item> = also.into_iter().collect();
+        let mut extra: Vec<Item> = pager.parent.clone().into_iter().collect();
         let with_parent = !extra.is_empty();
         let cold = self.cursor_key.get().is_none();
         if cold {
