@@ -371,3 +371,42 @@ async fn keys_a_batch_read_leaves_unprocessed_are_read_again() {
     let starved = Client { app, app_id: client.app_id.clone(), key: client.key.clone() };
     starved.get(&id).await.assert_error(503, "service_unavailable");
 }
+
+/// Found by review: a path app that breaks the pattern is 404 before the scope check (a read-only
+/// key gets 404, not 403); and a key item whose `scopes` is not a string set grants nothing, also
+/// where the key is checked inside a write's transaction.
+#[tokio::test]
+async fn review_findings_invalid_path_app_and_malformed_scopes() {
+    let world = World::new().await;
+    let reader = world.key("acme", &["webhooks:read"]).await;
+    let app = world.container();
+    let create = |path: &str, key: &str| {
+        Req::new("POST", path).key(key).json(json!({"url": "https://hooks.example.com/x", "events": ["*"]}))
+    };
+    send(&app, &create("/apps/-acme/webhooks", &reader)).await.assert_error(404, "not_found");
+    send(&app, &create("/apps/acme/webhooks", &reader)).await.assert_error(403, "insufficient_permissions");
+    for scopes in [
+        AttributeValue::S("webhooks:manage".into()),
+        AttributeValue::L(vec![AttributeValue::S("webhooks:manage".into())]),
+    ] {
+        let key = integration_tests::shared::secrets::new_api_key().unwrap();
+        let hash = integration_tests::shared::secrets::api_key_hash(&key);
+        world
+            .client
+            .put_item()
+            .table_name(&world.table)
+            .item("pk", AttributeValue::S(format!("KEY#{hash}")))
+            .item("sk", AttributeValue::S("KEY".into()))
+            .item("appId", AttributeValue::S("acme".into()))
+            .item("scopes", scopes)
+            .send()
+            .await
+            .unwrap();
+        send(&app, &create("/apps/acme/webhooks", &key)).await.assert_error(403, "insufficient_permissions");
+        send(&app, &Req::new("GET", "/apps/acme/webhooks").key(&key))
+            .await
+            .assert_error(403, "insufficient_permissions");
+    }
+    let owner = Client::new(&world, "acme").await;
+    assert_eq!(owner.list("").await.data().as_array().unwrap().len(), 0, "nothing was created");
+}
