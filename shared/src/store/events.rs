@@ -118,21 +118,6 @@ impl Store {
         event_from_item(&item)
     }
 
-    /// One event with its data, read consistently (no key involved: the workers' read).
-    pub async fn event(&self, app_id: &str, id: Uuid) -> Result<Event, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(app_pk(app_id), format!("{EVENT_PREFIX}{id}"))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem event", e))?;
-        let item = out.item.filter(|item| !expired(item, now_millis() / 1000)).ok_or(StoreError::NotFound)?;
-        event_from_item(&item)
-    }
-
     /// One page of the app's events, newest first, without data; only `event_type` when given.
     /// `InvalidCursor` for a cursor of another list (another app or filter).
     pub async fn list_events(

@@ -95,11 +95,6 @@ impl EventCatalogue {
         self.names.contains(name)
     }
 
-    /// The catalogue, sorted.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.names.iter().map(String::as_str)
-    }
-
     /// An event's `type`: a catalogued name, never a wildcard (contract, "Events and delivery"),
     /// else 400 `invalid_field` naming it.
     pub fn event_type(&self, value: &Value, field: &str) -> Result<String, ApiError> {
