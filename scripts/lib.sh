@@ -1,4 +1,5 @@
-# Shared by scripts/test, scripts/dev and .ci/run: install what is missing, start DynamoDB Local.
+# Shared by scripts/test, scripts/dev and .ci/run: install what is missing, start DynamoDB Local
+# and moto's SQS server.
 # Sourced, not run.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -101,4 +102,51 @@ start_dynamodb_local() {
         sleep 0.25
     done
     log "DynamoDB Local did not answer within 30 s"; return 1
+}
+
+ensure_python_venv() {
+    if python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null; then return; fi
+    log "installing python3-venv (moto's server runs in a virtual environment)"
+    if command -v apt-get >/dev/null; then
+        as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    elif command -v dnf >/dev/null; then
+        as_root dnf install -y -q python3 python3-pip
+    else
+        log "install Python 3 with venv"; return 1
+    fi
+}
+
+# Installs moto's server (PyPI `moto[server]`: a real HTTP server speaking the SQS protocol) in a
+# virtual environment under .local/ and prints the path of `moto_server`.
+moto_server_bin() {
+    local venv="$LOCAL/moto"
+    if [ ! -x "$venv/bin/moto_server" ]; then
+        ensure_python_venv
+        log "installing moto's SQS server (PyPI moto[server])"
+        mkdir -p "$LOCAL"
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]>=5.1,<6" >&2
+    fi
+    printf '%s\n' "$venv/bin/moto_server"
+}
+
+# Starts moto's server on a free loopback port, exports AWS_ENDPOINT_URL_SQS, and stops it when
+# the calling shell exits.
+start_moto() {
+    local bin port pid
+    bin="$(moto_server_bin)"
+    port="$(free_port)"
+    "$bin" -H 127.0.0.1 -p "$port" >"$LOCAL/moto.log" 2>&1 &
+    pid=$!
+    CHILD_PIDS+=("$pid")
+    export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
+    for _ in $(seq 1 120); do
+        if curl -s -o /dev/null "$AWS_ENDPOINT_URL_SQS/moto-api/"; then
+            log "moto's SQS server on $AWS_ENDPOINT_URL_SQS"
+            return
+        fi
+        kill -0 "$pid" 2>/dev/null || { cat "$LOCAL/moto.log" >&2; log "moto's server did not start"; return 1; }
+        sleep 0.25
+    done
+    log "moto's server did not answer within 30 s"; return 1
 }

@@ -8,14 +8,17 @@
 //! - `store`: DynamoDB, with its own `StoreError`;
 //! - `delivery`: one signed send and its record;
 //! - `http`: routes, request checks, idempotency, envelope, auth, runtime start;
+//! - `queue`: the task message, the SQS sender, the batch rules of the workers, the worker context;
 //! - `config`, `cursor`, `secrets`, `time`, `trust`, `error`: the small shared pieces.
 
+pub mod aws;
 pub mod config;
 pub mod cursor;
 pub mod delivery;
 pub mod error;
 pub mod http;
 pub mod model;
+pub mod queue;
 pub mod secrets;
 pub mod store;
 pub mod time;
@@ -31,7 +34,8 @@ pub use http::routes::{BodyRule, PathShape, Route};
 pub use http::runtime::run;
 pub use http::App;
 
-// Re-exported so route crates need no direct dependency of their own.
+// Re-exported so route and worker crates need no direct dependency of their own.
+pub use aws_lambda_events;
 pub use lambda_http;
 pub use tokio;
 pub use uuid;

@@ -227,19 +227,67 @@ impl DeliveryStatus {
     }
 }
 
-/// A delivery record of the contract.
+/// What started an attempt (contract, "Delivery record"): the retry schedule (an event's own
+/// attempts), a person (resend, recover) or a test ping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Scheduled,
+    Manual,
+    Test,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Scheduled => "scheduled",
+            Trigger::Manual => "manual",
+            Trigger::Test => "test",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Trigger> {
+        match text {
+            "scheduled" => Some(Trigger::Scheduled),
+            "manual" => Some(Trigger::Manual),
+            "test" => Some(Trigger::Test),
+            _ => None,
+        }
+    }
+}
+
+/// A delivery record of the contract: one attempt, its answer, and what comes next.
+/// `eventId` is null for a test ping; `attempt` counts an event's tries to this endpoint from 1
+/// (1 for test pings and manual sends); `nextAttemptAt` (RFC 3339) is null when no further
+/// attempt is scheduled.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     pub id: String,
     pub webhook_id: String,
+    pub event_id: Option<String>,
     pub event_type: String,
+    pub attempt: u32,
+    pub trigger: Trigger,
     pub status: DeliveryStatus,
     pub response_status: Option<u16>,
     pub response_body: Option<String>,
     pub error: Option<String>,
     pub duration_ms: u64,
     pub attempted_at: String,
+    pub next_attempt_at: Option<String>,
+}
+
+/// Whether an endpoint subscribed to `events` receives an event of `event_type` (contract,
+/// "Fan-out"): `*`, the exact name, or a `prefix.*` whose prefix covers it by whole segments.
+pub fn subscribes(events: &[String], event_type: &str) -> bool {
+    events.iter().any(|pattern| {
+        pattern == "*"
+            || pattern == event_type
+            || pattern
+                .strip_suffix(".*")
+                .is_some_and(|prefix| event_type.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.')))
+    })
 }
 
 /// What a delivery needs of an endpoint, loaded by the store and handed to `delivery::deliver`.
@@ -372,6 +420,19 @@ mod tests {
         for printed in [created, rotated, target] {
             assert!(!printed.contains("c2VjcmV0") && printed.contains("redacted"), "{printed}");
         }
+    }
+
+    #[test]
+    fn subscriptions_match_by_whole_segments() {
+        let subs = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(subscribes(&subs(&["*"]), "invoice.paid"));
+        assert!(subscribes(&subs(&["customer.created", "invoice.paid"]), "invoice.paid"));
+        assert!(subscribes(&subs(&["invoice.*"]), "invoice.paid"));
+        assert!(subscribes(&subs(&["invoice.*"]), "invoice.payment.failed"));
+        assert!(!subscribes(&subs(&["invoice.*"]), "invoices.paid"));
+        assert!(!subscribes(&subs(&["invoice.*"]), "invoice"));
+        assert!(!subscribes(&subs(&["invoice.paid"]), "invoice.paid.late"));
+        assert!(!subscribes(&subs(&[]), "invoice.paid"));
     }
 
     #[test]

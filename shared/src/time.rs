@@ -22,6 +22,13 @@ pub fn rfc3339_millis(unix_millis: u64) -> String {
     )
 }
 
+/// An RFC 3339 timestamp (any offset; chrono's parser) as Unix milliseconds; `None` if it is not
+/// one or is before 1970.
+pub fn parse_rfc3339_millis(text: &str) -> Option<u64> {
+    let at = chrono::DateTime::parse_from_rfc3339(text).ok()?;
+    u64::try_from(at.timestamp_millis()).ok()
+}
+
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -48,5 +55,16 @@ mod tests {
         // a leap day
         assert_eq!(rfc3339_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(rfc3339_millis(4_102_444_799_999), "2099-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn parses_what_it_formats_and_other_offsets() {
+        for at in [0, 951_782_400_000, 1_778_587_200_123] {
+            assert_eq!(parse_rfc3339_millis(&rfc3339_millis(at)), Some(at));
+        }
+        assert_eq!(parse_rfc3339_millis("2026-05-12T14:00:00.123+02:00"), Some(1_778_587_200_123));
+        for bad in ["", "2026-05-12", "yesterday", "1969-12-31T23:59:59Z"] {
+            assert_eq!(parse_rfc3339_millis(bad), None, "{bad}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! own code, requests built from the `events/` fixtures, and a router that sends each request to
 //! the function API Gateway would invoke for it.
 
+pub mod engine;
 pub mod faults;
 pub mod outage;
 pub mod receiver;

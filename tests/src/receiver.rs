@@ -15,11 +15,17 @@ pub enum Behaviour {
     Redirect(String),
     /// Waits this long before answering 200.
     Slow(Duration),
+    /// A status with extra headers (`Retry-After`, say).
+    WithHeaders(u16, Vec<(String, String)>),
+    /// One answer per request in order; the last one repeats.
+    Script(Vec<Behaviour>),
 }
 
 /// One request as received.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// When the request was read (Unix ms).
+    pub at_ms: u64,
     pub method: String,
     pub target: String,
     pub headers: Vec<(String, String)>,
@@ -70,13 +76,23 @@ impl Receiver {
                     let Ok(raw) = local_api::http::read_request(&mut tls).await else { return };
                     if let Ok(mut log) = log.lock() {
                         log.push(Received {
+                            at_ms: shared::time::now_millis(),
                             method: raw.method,
                             target: raw.target,
                             headers: raw.headers,
                             body: raw.body,
                         });
                     }
-                    let behaviour = current.lock().map(|b| b.clone()).unwrap_or(Behaviour::Status(500, String::new()));
+                    let behaviour = current
+                        .lock()
+                        .map(|mut b| match &mut *b {
+                            Behaviour::Script(steps) if steps.len() > 1 => steps.remove(0),
+                            Behaviour::Script(steps) => {
+                                steps.first().cloned().unwrap_or(Behaviour::Status(200, String::new()))
+                            }
+                            other => other.clone(),
+                        })
+                        .unwrap_or(Behaviour::Status(500, String::new()));
                     let (status, extra, body) = match behaviour {
                         Behaviour::Status(status, body) => (status, String::new(), body),
                         Behaviour::Redirect(to) => (302, format!("location: {to}\r\n"), String::new()),
@@ -84,6 +100,10 @@ impl Receiver {
                             tokio::time::sleep(delay).await;
                             (200, String::new(), "late".into())
                         }
+                        Behaviour::WithHeaders(status, headers) => {
+                            (status, headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect(), String::new())
+                        }
+                        Behaviour::Script(_) => (200, String::new(), String::new()),
                     };
                     let head = format!(
                         "HTTP/1.1 {status} X\r\n{extra}content-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",

@@ -3,9 +3,10 @@
 //! app's manual-send limit (429 `rate_limited` past it), checked after the body and before the
 //! endpoint is looked up; the two run concurrently.
 
-use shared::delivery::{self, Message};
+use shared::delivery::{self, AttemptOf, Message};
 use shared::http::routes;
 use shared::lambda_http::{Body, Request, Response};
+use shared::model::Trigger;
 use shared::store::StoreError;
 use shared::time::now_millis;
 use shared::uuid::Uuid;
@@ -30,7 +31,9 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         let target = target?;
         let (id, now) = (Uuid::now_v7(), now_millis());
         let ping = Message::test_ping(id, &call.app_id, call.webhook(), now);
-        let delivery = delivery::deliver(app.deliverer()?, &target, &ping, id, now).await?;
+        let sent =
+            delivery::deliver(app.deliverer()?, &target, &ping, AttemptOf::single(id, Trigger::Test), now).await?;
+        let delivery = sent.record;
         let reply = Reply::data(200, &delivery)?;
         app.store.record_delivery(&call.app_id, call.webhook(), &delivery, call.completion(&reply).as_ref()).await?;
         Ok(reply)

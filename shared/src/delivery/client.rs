@@ -53,6 +53,9 @@ pub const MAX_RESPONSE_HEAD_BYTES: usize = 16 * 1024;
 pub const MAX_LOCATION_CHARS: usize = 200;
 const USER_AGENT: &str = concat!("webhook-endpoints/", env!("CARGO_PKG_VERSION"));
 
+/// The longest `Retry-After` value read: an HTTP date is 29 characters.
+const MAX_RETRY_AFTER_CHARS: usize = 64;
+
 /// What one send came to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attempt {
@@ -63,6 +66,9 @@ pub struct Attempt {
     /// Why the delivery failed; `None` on a 2xx.
     pub error: Option<String>,
     pub duration_ms: u64,
+    /// The raw `Retry-After` of a 429 or 503 (at most 64 characters); ignored on other statuses
+    /// (contract, "Retries").
+    pub retry_after: Option<String>,
 }
 
 impl Attempt {
@@ -236,6 +242,13 @@ impl Deliverer {
         })?;
         let status = response.status();
         attempt.response_status = Some(status.as_u16());
+        if super::schedule::honours_retry_after(status.as_u16()) {
+            attempt.retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(MAX_RETRY_AFTER_CHARS).collect());
+        }
         let location = response
             .headers()
             .get("location")

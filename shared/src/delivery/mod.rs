@@ -7,21 +7,23 @@ pub mod schedule;
 pub mod signing;
 
 use std::fmt;
+use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
 pub use client::{Attempt, Deliverer, Timeouts};
 
-use crate::model::{test_ping_payload, Delivery, DeliveryStatus, DeliveryTarget, TEST_EVENT_TYPE};
+use crate::model::{test_ping_payload, Delivery, DeliveryStatus, DeliveryTarget, Event, Trigger, TEST_EVENT_TYPE};
 use crate::time::rfc3339_millis;
 
 /// What is sent: the `webhook-id` header, the event type recorded, and the exact body bytes
-/// (signed as they are sent).
+/// (signed as they are sent); `event_id` is the published event's id (`None` for a test ping).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub id: String,
     pub event_type: String,
     pub payload: Vec<u8>,
+    pub event_id: Option<String>,
 }
 
 impl Message {
@@ -32,8 +34,43 @@ impl Message {
             id: id.to_string(),
             event_type: TEST_EVENT_TYPE.to_owned(),
             payload: test_ping_payload(app_id, &webhook_id.to_string(), &rfc3339_millis(now_ms)),
+            event_id: None,
         }
     }
+
+    /// A published event: `webhook-id` is the event id, the body `Event::payload` (the same bytes
+    /// on every attempt to every endpoint; contract, "What is sent").
+    pub fn event(event: &Event) -> Message {
+        Message {
+            id: event.id.clone(),
+            event_type: event.event_type.clone(),
+            payload: event.payload(),
+            event_id: Some(event.id.clone()),
+        }
+    }
+}
+
+/// Which attempt a send is: the id its record gets, its number (1 = the first try) and trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptOf {
+    pub record_id: Uuid,
+    pub number: u32,
+    pub trigger: Trigger,
+}
+
+impl AttemptOf {
+    /// The one attempt of a test ping (or a manual send): number 1.
+    pub fn single(record_id: Uuid, trigger: Trigger) -> AttemptOf {
+        AttemptOf { record_id, number: 1, trigger }
+    }
+}
+
+/// A send's record (with `nextAttemptAt` still null: the caller decides what comes next) and the
+/// receiver's `Retry-After`, when a 429 or 503 gave one that parses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub record: Delivery,
+    pub retry_after: Option<Duration>,
 }
 
 /// A send that could not even be attempted (a failed attempt is a `Delivery`, not an error).
@@ -52,14 +89,14 @@ impl fmt::Display for DeliveryError {
 }
 
 /// Signs `message` at `attempted_at_ms` with every secret valid for `target` and posts it once;
-/// the answer, whatever it is, becomes the delivery record `record_id`.
+/// the answer, whatever it is, becomes the delivery record of `attempt`.
 pub async fn deliver(
     client: &Deliverer,
     target: &DeliveryTarget,
     message: &Message,
-    record_id: Uuid,
+    attempt: AttemptOf,
     attempted_at_ms: u64,
-) -> Result<Delivery, DeliveryError> {
+) -> Result<Outcome, DeliveryError> {
     let signed = signing::signed_headers(&target.secrets, &message.id, attempted_at_ms / 1000, &message.payload)
         .map_err(|_| DeliveryError::InvalidSecret)?;
     let headers = [
@@ -67,21 +104,33 @@ pub async fn deliver(
         ("webhook-timestamp", signed.webhook_timestamp.as_str()),
         ("webhook-signature", signed.webhook_signature.as_str()),
     ];
-    let attempt = client.post(&target.url, &headers, &message.payload).await;
-    Ok(record(target, message, record_id, attempted_at_ms, attempt))
+    let answer = client.post(&target.url, &headers, &message.payload).await;
+    let retry_after =
+        answer.retry_after.as_deref().and_then(|value| schedule::parse_retry_after(value, SystemTime::now()));
+    Ok(Outcome { record: record(target, message, attempt, attempted_at_ms, answer), retry_after })
 }
 
 /// The delivery record of one attempt.
-fn record(target: &DeliveryTarget, message: &Message, id: Uuid, attempted_at_ms: u64, attempt: Attempt) -> Delivery {
+fn record(
+    target: &DeliveryTarget,
+    message: &Message,
+    of: AttemptOf,
+    attempted_at_ms: u64,
+    answer: Attempt,
+) -> Delivery {
     Delivery {
-        id: id.to_string(),
+        id: of.record_id.to_string(),
         webhook_id: target.webhook_id.to_string(),
+        event_id: message.event_id.clone(),
         event_type: message.event_type.clone(),
-        status: if attempt.succeeded() { DeliveryStatus::Succeeded } else { DeliveryStatus::Failed },
-        response_status: attempt.response_status,
-        response_body: attempt.response_body,
-        error: attempt.error,
-        duration_ms: attempt.duration_ms,
+        attempt: of.number,
+        trigger: of.trigger,
+        status: if answer.succeeded() { DeliveryStatus::Succeeded } else { DeliveryStatus::Failed },
+        response_status: answer.response_status,
+        response_body: answer.response_body,
+        error: answer.error,
+        duration_ms: answer.duration_ms,
         attempted_at: rfc3339_millis(attempted_at_ms),
+        next_attempt_at: None,
     }
 }

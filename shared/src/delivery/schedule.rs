@@ -60,6 +60,14 @@ impl RetrySchedule {
     }
 }
 
+/// A uniform random number in [-1, 1] for `RetrySchedule::delay_after`, from the OS; 0 (no
+/// jitter) if the OS has none to give.
+pub fn random_jitter() -> f64 {
+    crate::secrets::random_bytes::<4>()
+        .map(|bytes| f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX) * 2.0 - 1.0)
+        .unwrap_or(0.0)
+}
+
 /// A `Retry-After` value at `now`: delay-seconds, or an HTTP date (RFC 9110 section 10.2.3); a date
 /// in the past is no wait. `None` for anything else, which is then ignored.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {

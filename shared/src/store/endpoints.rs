@@ -11,7 +11,7 @@ use super::error::{build_error, is_conditional_failure, sdk_error};
 use super::write::{optimistic, Step};
 use super::{app_pk, get_s, key_of, opt_s, s, Completion, Conflict, Item, KeyGuard, Page, Store, StoreError};
 use crate::cursor::ListId;
-use crate::model::{CreatedEndpoint, Endpoint, EndpointPatch, NewEndpoint};
+use crate::model::{subscribes, CreatedEndpoint, Endpoint, EndpointPatch, NewEndpoint};
 use crate::time::{now_millis, rfc3339_millis};
 
 const WEBHOOK_PREFIX: &str = "WEBHOOK#";
@@ -225,6 +225,45 @@ impl Store {
         guard: &KeyGuard,
     ) -> Result<Item, StoreError> {
         self.get_guarded(guard, key_of(app_pk(app_id), webhook_sk(id)), None, "GetItem endpoint").await
+    }
+
+    /// The ids of the app's endpoints that receive an event of `event_type` now: `active`, and
+    /// subscribed (`model::subscribes`). One consistent Query of the app's endpoint items (at most
+    /// the quota, so one page in practice), reading only `id`, `events` and `active`; never a scan.
+    /// Errors: `Unavailable`, `Other`.
+    pub async fn subscribed_endpoints(&self, app_id: &str, event_type: &str) -> Result<Vec<Uuid>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(app_pk(app_id)))
+                .expression_attribute_values(":prefix", s(WEBHOOK_PREFIX))
+                .projection_expression("id, events, active")
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query endpoints to fan out", e))?;
+            for item in out.items.unwrap_or_default() {
+                let active = matches!(item.get("active"), Some(AttributeValue::Bool(true)));
+                let events: Vec<String> = match item.get("events") {
+                    Some(AttributeValue::L(list)) => list.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+                    _ => Vec::new(),
+                };
+                if active && subscribes(&events, event_type) {
+                    let id = get_s(&item, "id")?;
+                    ids.push(Uuid::parse_str(&id).map_err(|_| StoreError::Other("endpoint id is not a UUID".into()))?);
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(ids);
+            }
+        }
     }
 
     /// The endpoint's public attributes, read consistently.

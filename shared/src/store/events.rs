@@ -55,8 +55,36 @@ pub(crate) fn event_from_item(item: &Item) -> Result<Event, StoreError> {
 }
 
 /// Whether an item read back has expired (TTL deletes within days, not at once).
-fn expired(item: &Item, now_secs: u64) -> bool {
+pub(super) fn expired(item: &Item, now_secs: u64) -> bool {
     matches!(item.get("expiresAt"), Some(AttributeValue::N(at)) if at.parse::<u64>().is_ok_and(|at| at <= now_secs))
+}
+
+/// An event as its stream record shows it: the fan-out's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedEvent {
+    pub app_id: String,
+    pub event_id: Uuid,
+    pub event_type: String,
+}
+
+/// The event a stream record inserted, or `None` for any other record (a modify or remove, another
+/// item, a corrupt image): the same rule as the template's event-source filter (`INSERT` of an
+/// `EVENT#` item), applied again so a record the filter let through by mistake is skipped.
+pub fn published_event(record: &aws_lambda_events::event::dynamodb::EventRecord) -> Option<PublishedEvent> {
+    use serde_dynamo::AttributeValue as V;
+    let text = |item: &serde_dynamo::Item, name: &str| match item.get(name) {
+        Some(V::S(value)) => Some(value.clone()),
+        _ => None,
+    };
+    if record.event_name != "INSERT" || !text(&record.change.keys, "sk")?.starts_with(EVENT_PREFIX) {
+        return None;
+    }
+    let image = &record.change.new_image;
+    Some(PublishedEvent {
+        app_id: text(image, "appId")?,
+        event_id: Uuid::parse_str(&text(image, "id")?).ok()?,
+        event_type: text(image, "type")?,
+    })
 }
 
 impl Store {

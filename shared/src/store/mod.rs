@@ -8,8 +8,9 @@
 //! | idempotency record | `APP#{appId}` | `IDEM#{Idempotency-Key}` |
 //! | event (with its data; the stream's outbox) | `APP#{appId}` | `EVENT#{eventId}` |
 //! | event, by type (no data) | `APP#{appId}` | `EVENT_BY_TYPE#{type}#{eventId}` |
-//! | delivery | `APP#{appId}` | `DELIVERY#{webhookId}#{deliveryId}` |
-//! | delivery, by status | `APP#{appId}` | `DELIVERY_BY_STATUS#{webhookId}#{status}#{deliveryId}` |
+//! | delivery | `APP#{appId}#WEBHOOK#{webhookId}` | `DELIVERY#{deliveryId}` |
+//! | delivery, by status | `APP#{appId}#WEBHOOK#{webhookId}` | `DELIVERY_BY_STATUS#{status}#{deliveryId}` |
+//! | an event's attempts to an endpoint (state) | `APP#{appId}#WEBHOOK#{webhookId}` | `ATTEMPTS#{eventId}` |
 //! | API key (published layout) | `KEY#{sha256 hex of key}` | `KEY` |
 //! | API key index (for listing) | `APP#{appId}` | `APIKEY#{sha256 hex of key}` |
 //! | cursor MAC key | `CONFIG` | `CURSOR_KEY` |
@@ -19,6 +20,7 @@
 //! The store speaks DynamoDB and its own `StoreError`, never HTTP: it neither writes a caller's
 //! sentence nor picks a status code.
 
+mod attempts;
 mod deliveries;
 mod endpoints;
 mod error;
@@ -31,62 +33,28 @@ mod secrets;
 mod write;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use tokio::sync::OnceCell;
 
 use crate::cursor::CursorKey;
 use crate::secrets::random_bytes;
-use crate::trust::{ExtraRoots, AMAZON_TRUST_SERVICES_ROOTS_PEM};
 use error::{corrupt, sdk_error};
 
+pub use attempts::{AttemptClaim, AttemptInputs, AttemptKey, AttemptState, AttemptStatus, ATTEMPT_PREFIX};
 pub use deliveries::DELIVERY_TTL_SECONDS;
 pub use error::{Conflict, StoreError};
-pub use events::{EVENT_PREFIX, EVENT_TTL_SECONDS};
+pub use events::{published_event, PublishedEvent, EVENT_PREFIX, EVENT_TTL_SECONDS};
 pub use idempotency::{Claim, Completion, StoredResponse, IDEMPOTENCY_TTL_SECONDS};
 pub use keys::{ApiKeyRecord, KeyGuard, KeyRejection, ALL_APPS};
 pub use page::Page;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// Builds the DynamoDB client: rustls+ring HTTPS trusting Amazon's roots (see `trust`), short
-/// timeouts and few retries, because a caller waiting on an API Gateway request is better served by
-/// a quick 503 than a long stall. `AWS_ENDPOINT_URL_DYNAMODB` (the SDK's own variable) points it at
-/// DynamoDB Local; an unreadable `DYNAMODB_EXTRA_CA_FILE` is the only error.
+/// The DynamoDB client over the shared SDK configuration (`aws::sdk_config`).
 pub async fn dynamodb_client() -> Result<Client, String> {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
-    let mut trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS_PEM);
-    if let Some(extra) = ExtraRoots::from_env("DYNAMODB_EXTRA_CA_FILE")? {
-        trust = trust.with_pem_certificate(extra.pem);
-    }
-    let tls = TlsContext::builder().with_trust_store(trust).build().map_err(|e| format!("DynamoDB TLS: {e}"))?;
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .tls_context(tls)
-        .build_https();
-    let shared = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(20))
-                .with_max_backoff(Duration::from_millis(500)),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(3))
-                .operation_timeout(Duration::from_secs(7))
-                .build(),
-        )
-        .load()
-        .await;
-    Ok(Client::new(&shared))
+    Ok(Client::new(&crate::aws::sdk_config().await?))
 }
 
 /// Storage over one table. Cheap to share; build once per container.
@@ -172,6 +140,12 @@ pub(crate) fn cursor_key_item() -> Item {
 
 pub(crate) fn app_pk(app_id: &str) -> String {
     format!("APP#{app_id}")
+}
+
+/// The endpoint's own partition: its delivery history and per-event attempt state, so that one
+/// busy app spreads over as many partitions as it has endpoints (contract, "Storage").
+pub(crate) fn endpoint_pk(app_id: &str, webhook_id: uuid::Uuid) -> String {
+    format!("APP#{app_id}#WEBHOOK#{webhook_id}")
 }
 
 pub(crate) fn key_of(pk: impl Into<String>, sk: impl Into<String>) -> Item {

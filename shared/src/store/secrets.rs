@@ -66,6 +66,14 @@ fn retire(current: &str, mut retired: Vec<Retired>, rotation: Rotation, now_ms: 
     Ok(retired)
 }
 
+/// The endpoint item as a delivery target at `now_ms`: its URL, the current secret first, then the
+/// retired ones still in their grace period (an expired one never signs again).
+pub(super) fn target_from_item(id: Uuid, item: &Item, now_ms: u64) -> Result<DeliveryTarget, StoreError> {
+    let mut secrets = vec![get_s(item, "secret")?];
+    secrets.extend(retired_from_item(item).into_iter().filter(|r| r.expires_at_ms > now_ms).map(|r| r.secret));
+    Ok(DeliveryTarget { webhook_id: id, url: get_s(item, "url")?, secrets })
+}
+
 impl Store {
     /// The endpoint's URL and every secret that signs now.
     /// `NotFound` if the endpoint does not exist, `KeyRejected` if the guarded key is no longer valid.
@@ -76,10 +84,7 @@ impl Store {
         guard: &KeyGuard,
     ) -> Result<DeliveryTarget, StoreError> {
         let item = self.endpoint_item_guarded(app_id, id, guard).await?;
-        let now = now_millis();
-        let mut secrets = vec![get_s(&item, "secret")?];
-        secrets.extend(retired_from_item(&item).into_iter().filter(|r| r.expires_at_ms > now).map(|r| r.secret));
-        Ok(DeliveryTarget { webhook_id: id, url: get_s(&item, "url")?, secrets })
+        target_from_item(id, &item, now_millis())
     }
 
     /// Replaces the current secret; one conditional write on the secret read, so two racing

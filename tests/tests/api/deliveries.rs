@@ -54,17 +54,26 @@ async fn a_test_ping_is_signed_verifiable_and_recorded() {
     let mut keys: Vec<&str> = delivery.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
     let expected = [
+        "attempt",
         "attemptedAt",
         "durationMs",
         "error",
+        "eventId",
         "eventType",
         "id",
+        "nextAttemptAt",
         "responseBody",
         "responseStatus",
         "status",
+        "trigger",
         "webhookId",
     ];
     assert_eq!(keys, expected);
+    // A test ping is no event's attempt: no event id, attempt 1, trigger `test`, nothing next.
+    assert_eq!(
+        (&delivery["eventId"], &delivery["attempt"], &delivery["trigger"], &delivery["nextAttemptAt"]),
+        (&Value::Null, &json!(1), &json!("test"), &Value::Null)
+    );
     assert_eq!(
         (&delivery["status"], &delivery["responseStatus"], &delivery["responseBody"], &delivery["error"]),
         (&json!("succeeded"), &json!(200), &json!("thanks"), &Value::Null)
@@ -323,7 +332,7 @@ async fn deliveries_carry_a_30_day_ttl_and_expired_ones_are_never_listed() {
         .query()
         .table_name(&world.table)
         .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S("APP#acme".into()))
+        .expression_attribute_values(":pk", AttributeValue::S(format!("APP#acme#WEBHOOK#{id}")))
         .send()
         .await
         .unwrap();

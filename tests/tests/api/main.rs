@@ -3,6 +3,7 @@
 mod auth;
 mod deliveries;
 mod endpoints;
+mod engine;
 mod events;
 mod fixtures;
 mod hardening;

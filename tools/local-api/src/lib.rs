@@ -3,6 +3,7 @@
 //! they are declared once; this file only names each function's handler.
 
 pub mod http;
+pub mod receiver;
 
 use shared::http::routes::route_for;
 use shared::lambda_http::{Body, Request, Response};

@@ -1,12 +1,16 @@
-//! `local-api`: the whole HTTP API on 127.0.0.1 over the table `TABLE_NAME` (DynamoDB Local via
+//! `local-api`: the whole service on 127.0.0.1 over the table `TABLE_NAME` (DynamoDB Local via
 //! `AWS_ENDPOINT_URL_DYNAMODB`). Creates the table if needed, issues a key for app `acme`, and
-//! installs the `events/` fixtures' published key. For development only: it listens on loopback.
+//! installs the `events/` fixtures' published key. With `AWS_ENDPOINT_URL_SQS` (moto's server) it
+//! also runs the delivery engine (the workers fed as Lambda's mappings would feed them) and a
+//! receiver on `https://127.0.0.1:{PORT+1}/` that prints what it is sent, trusted by the
+//! deliveries through a CA made for this run. For development only: it listens on loopback.
 
 use std::net::SocketAddr;
 
 use local_api::http::{
     api_gateway_event, bad_header_response, read_request, to_lambda_request, write_response, write_status, Rejected,
 };
+use shared::config::Config;
 use shared::App;
 use tokio::net::TcpListener;
 
@@ -14,8 +18,35 @@ use tokio::net::TcpListener;
 async fn main() -> Result<(), String> {
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let app_id = std::env::var("LOCAL_APP_ID").unwrap_or_else(|_| "acme".into());
-    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    let engine_wanted = std::env::var("AWS_ENDPOINT_URL_SQS").is_ok_and(|v| !v.is_empty());
+    // The local receiver's CA, trusted by deliveries, and loopback allowed (development settings).
+    let ca = loopback_ca::LoopbackCa::new();
+    let local_vars = |name: &str| match (name, std::env::var(name).ok().filter(|v| !v.is_empty())) {
+        (_, Some(set)) => Some(set),
+        ("WEBHOOK_ALLOW_PRIVATE_CIDRS", None) => Some("127.0.0.0/8".to_owned()),
+        ("WEBHOOK_EXTRA_CA_FILE", None) => Some(ca.pem_path().to_owned()),
+        (_, None) => None,
+    };
+    let config = Config::from_lookup(local_vars)?;
+    let sdk = shared::aws::sdk_config().await?;
+    let app: &'static App = Box::leak(Box::new(App::new(config.clone(), shared::store::dynamodb_client().await?)));
     webhook_keys::create_table(app.store.client(), app.store.table()).await?;
+    let _engine = if engine_wanted {
+        let engine = event_sources::Engine::start(config, &sdk, local_vars, event_sources::Settings::default()).await?;
+        let receiver_port = port.wrapping_add(1);
+        local_api::receiver::start(&ca, receiver_port).await?;
+        println!(
+            "engine: stream -> fan-out -> {} -> deliver (retries via {})",
+            engine.queues.delivery, engine.queues.retry
+        );
+        println!(
+            "receiver on https://127.0.0.1:{receiver_port}/ (register it as an endpoint URL; it prints each delivery)"
+        );
+        Some(engine)
+    } else {
+        eprintln!("AWS_ENDPOINT_URL_SQS is not set: the API runs without the delivery engine");
+        None
+    };
     let scopes = vec!["webhooks:manage".into(), "events:publish".into()];
     let key = webhook_keys::issue_key(&app.store, &app_id, scopes).await?;
     // Already there on a restart over the same table: fine.

@@ -2,7 +2,8 @@
 //! command line does.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use shared::secrets::{api_key_hash, new_api_key};
@@ -132,6 +133,14 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, String> 
         .key_schema(key("sk", KeyType::Range).map_err(|e| e.to_string())?)
         .attribute_definitions(attr("pk").map_err(|e| e.to_string())?)
         .attribute_definitions(attr("sk").map_err(|e| e.to_string())?)
+        // The stream is the outbox of published events (the fan-out reads it), as in template.yaml.
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .map_err(|e| e.to_string())?,
+        )
         .send()
         .await;
     match created {

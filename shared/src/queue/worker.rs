@@ -1,0 +1,107 @@
+//! What a worker builds once per container (contract, "Configuration"): the configuration, the
+//! store, the queues it sends to, the retry schedule and the delivery client; and `run_sqs` /
+//! `run_stream`, which start the Lambda runtime with the consumer rules of `consumer`.
+
+use std::future::Future;
+use std::sync::OnceLock;
+
+use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
+
+use super::consumer::{sqs_batch, stream_batch, WorkError};
+use super::{Queue, Task};
+use crate::config::Config;
+use crate::delivery::schedule::RetrySchedule;
+use crate::delivery::{Deliverer, Timeouts};
+use crate::store::Store;
+
+pub struct Worker {
+    pub config: Config,
+    pub store: Store,
+    /// `DELIVERY_QUEUE_URL`: where fresh attempts go (the fan-out sends there).
+    pub delivery_queue: Option<Queue>,
+    /// `RETRY_QUEUE_URL`: where retries go, so a backlog never delays fresh events.
+    pub retry_queue: Option<Queue>,
+    /// `RETRY_SCHEDULE`, or the contract's default.
+    pub schedule: RetrySchedule,
+    deliverer: OnceLock<Deliverer>,
+    delivery_timeouts: Timeouts,
+}
+
+impl Worker {
+    /// A worker over these clients; the queue URLs and schedule come from `vars` (the process
+    /// environment in `from_env`). An unusable value is an error naming its variable.
+    pub fn new(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+        vars: impl Fn(&str) -> Option<String>,
+    ) -> Result<Worker, String> {
+        let queue = |name: &str| vars(name).filter(|u| !u.trim().is_empty()).map(|url| Queue::new(sqs.clone(), url));
+        Ok(Worker {
+            store: Store::new(dynamodb, config.table_name.clone()),
+            delivery_queue: queue("DELIVERY_QUEUE_URL"),
+            retry_queue: queue("RETRY_QUEUE_URL"),
+            schedule: RetrySchedule::parse(&vars("RETRY_SCHEDULE").unwrap_or_default())?,
+            config,
+            deliverer: OnceLock::new(),
+            delivery_timeouts: Timeouts::CONTRACT,
+        })
+    }
+
+    pub async fn from_env() -> Result<Worker, String> {
+        let config = Config::from_env()?;
+        let shared = crate::aws::sdk_config().await?;
+        let vars = |name: &str| std::env::var(name).ok();
+        Worker::new(config, aws_sdk_dynamodb::Client::new(&shared), aws_sdk_sqs::Client::new(&shared), vars)
+    }
+
+    /// Other send bounds (tests use short ones).
+    pub fn with_delivery_timeouts(mut self, timeouts: Timeouts) -> Worker {
+        self.delivery_timeouts = timeouts;
+        self
+    }
+
+    /// The delivery client, built on first use. An unreadable `WEBHOOK_EXTRA_CA_FILE` is an error.
+    pub fn deliverer(&self) -> Result<&Deliverer, WorkError> {
+        if let Some(deliverer) = self.deliverer.get() {
+            return Ok(deliverer);
+        }
+        let built = Deliverer::new(&self.config, self.delivery_timeouts).map_err(WorkError)?;
+        Ok(self.deliverer.get_or_init(|| built))
+    }
+
+    /// A queue this worker must have been given.
+    pub fn queue<'a>(&self, queue: &'a Option<Queue>, variable: &str) -> Result<&'a Queue, WorkError> {
+        queue.as_ref().ok_or_else(|| WorkError(format!("{variable} is not set")))
+    }
+}
+
+/// Starts an SQS-fed worker: `handler(worker, task, deadline_ms)` per message, where `deadline_ms`
+/// is the invocation's deadline (Unix ms), after which Lambda stops the function.
+pub async fn run_sqs<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(&'static Worker, Task, u64) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<(), WorkError>> + Send,
+{
+    let worker: &'static Worker = Box::leak(Box::new(Worker::from_env().await?));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let deadline = event.context.deadline;
+        Ok::<_, lambda_runtime::Error>(sqs_batch(event.payload, |task| handler(worker, task, deadline)).await)
+    }))
+    .await
+}
+
+/// Starts a stream-fed worker: `handler(worker, record)` per record, in order.
+pub async fn run_stream<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(&'static Worker, EventRecord) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<(), WorkError>> + Send,
+{
+    let worker: &'static Worker = Box::leak(Box::new(Worker::from_env().await?));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| async move {
+        Ok::<_, lambda_runtime::Error>(stream_batch(event.payload, |record| handler(worker, record)).await)
+    }))
+    .await
+}

@@ -1,0 +1,77 @@
+//! The deliver worker, fed by the delivery queue (first attempts) and the retry queue (contract,
+//! "Events and delivery"). For one task: read the event, the endpoint and the attempt state (one
+//! BatchGetItem); claim the attempt (one conditional UpdateItem, so a duplicate task does nothing);
+//! sign and send; on a failure with attempts left, send the next task to the retry queue; write
+//! the record and the new state (one transaction).
+//!
+//! Faults: the next task is sent before the record is written, so a crash in between repeats this
+//! attempt (under the same record id, which overwrites rather than adds) instead of losing the
+//! retry. A claim is held until the invocation's deadline: after it, a redelivered task takes it
+//! over. Retries stop when the endpoint is deleted or inactive, and when the event has expired.
+
+use shared::delivery::schedule::random_jitter;
+use shared::delivery::{self, AttemptOf, Message};
+use shared::model::{DeliveryStatus, Trigger};
+use shared::queue::consumer::WorkError;
+use shared::queue::worker::Worker;
+use shared::queue::{delay_seconds, Task};
+use shared::store::{AttemptClaim, AttemptKey, AttemptState};
+use shared::time::{now_millis, rfc3339_millis};
+use shared::uuid::Uuid;
+
+/// A task due within this much is made now rather than hopping again (SQS delays are whole seconds).
+const DUE_TOLERANCE_MS: u64 = 1000;
+/// The claim's length when the invocation gave no usable deadline: the deliver function's timeout.
+const DEFAULT_LEASE_MS: u64 = 30_000;
+
+/// Handles one task. `deadline_ms` is the invocation's deadline (Unix ms), which bounds the claim.
+/// Errors (the message comes back after the visibility timeout): `storage: …`, `queue: …`, a
+/// queue URL not set, the previous attempt still being recorded, a corrupt stored secret.
+pub async fn handle(worker: &Worker, task: Task, deadline_ms: u64) -> Result<(), WorkError> {
+    let Task::Deliver(task) = task;
+    let now = now_millis();
+    if let Some(due) = task.due_at_ms.filter(|due| *due > now + DUE_TOLERANCE_MS) {
+        // Longer than one SQS delay: hop again, carrying the due time.
+        let retry_queue = worker.queue(&worker.retry_queue, "RETRY_QUEUE_URL")?;
+        retry_queue.send(&Task::Deliver(task.clone()), delay_seconds(due, now)).await?;
+        return Ok(());
+    }
+    let key = AttemptKey { app_id: &task.app_id, event_id: task.event_id, webhook_id: task.webhook_id };
+    let inputs = worker.store.attempt_inputs(key).await?;
+    let (Some(event), Some((target, active))) = (inputs.event, inputs.endpoint) else {
+        return Ok(()); // The event expired or the endpoint was deleted: nothing more to send.
+    };
+    if !active {
+        return Ok(()); // Made inactive: retries stop, and do not resume on re-enabling.
+    }
+    let claim = AttemptState::claim_for(inputs.state.as_ref(), task.attempt, now);
+    let record_id = match claim {
+        AttemptClaim::Fresh => Uuid::now_v7(),
+        AttemptClaim::TakeOver { record_id, .. } => record_id,
+        AttemptClaim::Done => return Ok(()),
+        AttemptClaim::NotYet => return Err(WorkError("the previous attempt is still being recorded".into())),
+    };
+    // Lambda stops the invocation at its deadline, so after it no one else holds this claim.
+    let lease_until = if deadline_ms > now { deadline_ms } else { now + DEFAULT_LEASE_MS };
+    let store = &worker.store;
+    if !store.claim_attempt(key, task.attempt, claim, record_id, lease_until).await? {
+        return Ok(()); // Another worker claimed it first.
+    }
+    let attempted_at = now_millis();
+    let of = AttemptOf { record_id, number: task.attempt, trigger: task.trigger };
+    let sent = delivery::deliver(worker.deliverer()?, &target, &Message::event(&event), of, attempted_at)
+        .await
+        .map_err(|e| WorkError(format!("endpoint {}: {e}", task.webhook_id)))?;
+    let mut record = sent.record;
+    if record.status == DeliveryStatus::Failed && task.trigger == Trigger::Scheduled {
+        if let Some(wait) = worker.schedule.delay_after(task.attempt, random_jitter(), sent.retry_after) {
+            // `nextAttemptAt` counts from the end of the attempt (contract, "Fine points").
+            let due = attempted_at + record.duration_ms + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            let retry_queue = worker.queue(&worker.retry_queue, "RETRY_QUEUE_URL")?;
+            retry_queue.send(&Task::Deliver(task.next(due)), delay_seconds(due, now_millis())).await?;
+            record.next_attempt_at = Some(rfc3339_millis(due));
+        }
+    }
+    store.record_attempt(key, &record).await?;
+    Ok(())
+}
