@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::outage::Relay;
 use crate::receiver::{Behaviour, LoopbackCa, Receiver};
+use crate::round_trips::CallLog;
 use crate::{send, Answer, Client, Req, World};
 
 pub use event_sources;
@@ -40,6 +41,8 @@ fn require_local_sqs() {
 pub struct Through<'a> {
     pub dynamodb: Option<&'a Relay>,
     pub sqs: Option<&'a Relay>,
+    /// The DynamoDB calls of the fan-out and of the deliver worker, logged apart.
+    pub logs: Option<(&'a CallLog, &'a CallLog)>,
 }
 
 /// One deployment: app `acme` with a management key and a publishing key, a receiver, the engine.
@@ -78,16 +81,20 @@ impl Deployment {
             ),
             None => aws_sdk_sqs::Client::new(&sdk),
         };
+        let logs = through.logs.map(|(fan_out, deliver)| (fan_out.clone(), deliver.clone()));
+        let clients = move |worker: &str| {
+            let dynamodb = match &logs {
+                Some((fan_out, _)) if worker == "fan-out" => fan_out.client(&dynamodb),
+                Some((_, deliver)) => deliver.client(&dynamodb),
+                None => dynamodb.clone(),
+            };
+            WorkerClients { dynamodb, sqs: sqs.clone() }
+        };
         let vars = world.vars.clone();
-        let engine = Engine::start_with(
-            world.config(),
-            &sdk,
-            WorkerClients { dynamodb, sqs },
-            move |name| vars.get(name).cloned(),
-            test_settings(),
-        )
-        .await
-        .expect("start the engine");
+        let engine =
+            Engine::start_with(world.config(), &sdk, clients, move |name| vars.get(name).cloned(), test_settings())
+                .await
+                .expect("start the engine");
         let client = Client::new(&world, "acme").await;
         let publish_key = world.key("acme", &["events:publish"]).await;
         Deployment { engine, client, publish_key, receiver, world, ca }

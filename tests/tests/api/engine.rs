@@ -260,7 +260,7 @@ async fn a_dynamodb_outage_in_the_workers_delays_delivery_and_loses_nothing() {
     let d = Deployment::start_through(
         &[],
         Behaviour::Status(200, String::new()),
-        Through { dynamodb: Some(&relay), sqs: None },
+        Through { dynamodb: Some(&relay), ..Through::default() },
     )
     .await;
     let (id, _) = d.endpoint("/later", &["*"]).await;
@@ -282,7 +282,7 @@ async fn an_sqs_outage_delays_fan_out_and_loses_nothing() {
     let d = Deployment::start_through(
         &[],
         Behaviour::Status(200, String::new()),
-        Through { dynamodb: None, sqs: Some(&relay) },
+        Through { sqs: Some(&relay), ..Through::default() },
     )
     .await;
     let (id, _) = d.endpoint("/queued", &["*"]).await;

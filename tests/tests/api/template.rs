@@ -229,3 +229,98 @@ fn openapi_describes_the_same_routes_as_the_template() {
     }
     assert_eq!(described, deployed);
 }
+
+/// The SQS actions a function's policies allow, with the queue each names (`!GetAtt X.Arn` → X).
+fn sqs_grants(f: &integration_tests::template::TemplateFunction) -> BTreeSet<(String, String)> {
+    let mut grants = BTreeSet::new();
+    for policy in f.properties["Policies"].as_sequence().unwrap() {
+        for statement in policy["Statement"].as_sequence().unwrap() {
+            let resource = serde_yaml::to_string(&statement["Resource"]).unwrap();
+            for action in statement["Action"].as_sequence().unwrap() {
+                let action = action.as_str().unwrap();
+                if action.starts_with("sqs:") {
+                    let queue = resource.trim().trim_start_matches("!GetAtt ").trim_end_matches(".Arn").to_owned();
+                    grants.insert((action.to_owned(), queue));
+                }
+            }
+        }
+    }
+    grants
+}
+
+fn dynamodb_grants(f: &integration_tests::template::TemplateFunction) -> BTreeSet<String> {
+    f.actions.iter().filter(|a| a.starts_with("dynamodb:")).cloned().collect()
+}
+
+#[tokio::test]
+async fn every_worker_may_call_exactly_what_its_code_calls_and_is_fed_as_the_engine_expects() {
+    use integration_tests::engine::{event_sources, eventually, Deployment, Through};
+    use integration_tests::receiver::Behaviour;
+    use std::time::Duration;
+
+    let template = load_yaml("template.yaml");
+    let functions = template_functions(&template);
+    let by_id = |id: &str| functions.iter().find(|f| f.logical_id == id).unwrap_or_else(|| panic!("{id}")).clone();
+    let (fan_out, deliver, retry) = (by_id("FanOutFunction"), by_id("DeliverFunction"), by_id("RetryFunction"));
+    for (f, crate_dir) in [(&fan_out, "fan-out"), (&deliver, "deliver"), (&retry, "deliver")] {
+        assert_eq!(f.binary, crate_dir, "{}: the worker crate's binary", f.logical_id);
+        assert!(integration_tests::repo_root().join("workers").join(crate_dir).join("src/main.rs").exists());
+    }
+
+    // Every path of the code: fan-out, a failed attempt and its retry, a success.
+    let (fan_out_log, deliver_log) = (CallLog::default(), CallLog::default());
+    let script = Behaviour::Script(vec![Behaviour::Status(500, String::new()), Behaviour::Status(200, String::new())]);
+    let through = Through { logs: Some((&fan_out_log, &deliver_log)), ..Through::default() };
+    let d = Deployment::start_through(&[("RETRY_SCHEDULE", "1")], script, through).await;
+    let (id, _) = d.endpoint("/iam", &["*"]).await;
+    d.publish("ping", json!({})).await;
+    eventually("two attempts recorded", Duration::from_secs(10), || async {
+        (d.history(&id).await.len() == 2).then_some(())
+    })
+    .await;
+    let used = |log: &CallLog| log.iam_actions().into_iter().collect::<BTreeSet<String>>();
+    assert_eq!(dynamodb_grants(&fan_out), used(&fan_out_log), "FanOutFunction: exactly what its code calls");
+    for f in [&deliver, &retry] {
+        assert_eq!(dynamodb_grants(f), used(&deliver_log), "{}: exactly what its code calls", f.logical_id);
+    }
+    // SQS: each sends to the queue after it only (the fan-out also to its on-failure destination).
+    let grant = |queue: &str| ("sqs:SendMessage".to_owned(), queue.to_owned());
+    assert_eq!(sqs_grants(&fan_out), BTreeSet::from([grant("DeliveryQueue"), grant("FanOutDeadLetterQueue")]));
+    assert_eq!(sqs_grants(&deliver), BTreeSet::from([grant("RetryQueue")]));
+    assert_eq!(sqs_grants(&retry), BTreeSet::from([grant("RetryQueue")]));
+
+    // The stream mapping: the filter the local runner applies, partial failures, no record dropped.
+    let stream = &fan_out.properties["Events"]["Stream"]["Properties"];
+    let pattern = stream["FilterCriteria"]["Filters"][0]["Pattern"].as_str().unwrap();
+    let declared: serde_json::Value = serde_json::from_str(pattern).unwrap();
+    assert_eq!(declared, serde_json::from_str::<serde_json::Value>(event_sources::filter::FAN_OUT_FILTER).unwrap());
+    assert_eq!(stream["FunctionResponseTypes"][0].as_str(), Some("ReportBatchItemFailures"));
+    assert_eq!(stream["MaximumRetryAttempts"].as_i64(), Some(-1));
+    assert_eq!(
+        template["Resources"]["Table"]["Properties"]["StreamSpecification"]["StreamViewType"].as_str(),
+        Some("NEW_IMAGE")
+    );
+    // The queue mappings: partial failures, bounded concurrency, a visibility timeout at least six
+    // times the function's timeout, a dead-letter queue with an alarm behind each queue.
+    for (f, queue) in [(&deliver, "DeliveryQueue"), (&retry, "RetryQueue")] {
+        let mapping = &f.properties["Events"]["Queue"]["Properties"];
+        assert_eq!(serde_yaml::to_string(&mapping["Queue"]).unwrap().trim(), format!("!GetAtt {queue}.Arn"));
+        assert_eq!(mapping["FunctionResponseTypes"][0].as_str(), Some("ReportBatchItemFailures"));
+        assert!(!mapping["ScalingConfig"]["MaximumConcurrency"].is_null(), "{queue}: bounded concurrency");
+        let queue_properties = &template["Resources"][queue]["Properties"];
+        let visibility = queue_properties["VisibilityTimeout"].as_u64().unwrap();
+        assert!(visibility >= 6 * f.properties["Timeout"].as_u64().unwrap(), "{queue}: visibility {visibility}");
+        let dead_letters = serde_yaml::to_string(&queue_properties["RedrivePolicy"]["deadLetterTargetArn"]).unwrap();
+        let dlq = dead_letters.trim().trim_start_matches("!GetAtt ").trim_end_matches(".Arn").to_owned();
+        assert_eq!(template["Resources"][dlq.as_str()]["Type"].as_str(), Some("AWS::SQS::Queue"), "{queue}: {dlq}");
+        let alarmed = template["Resources"].as_mapping().unwrap().values().any(|r| {
+            r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                && serde_yaml::to_string(&r["Properties"]["Dimensions"]).unwrap().contains(&format!("{dlq}.QueueName"))
+        });
+        assert!(alarmed, "{dlq}: an alarm on it");
+    }
+    for f in [&deliver, &retry] {
+        let env = &f.properties["Environment"]["Variables"];
+        assert!(!env["RETRY_SCHEDULE"].is_null() && !env["RETRY_QUEUE_URL"].is_null(), "{}", f.logical_id);
+    }
+}

@@ -136,16 +136,15 @@ pub async fn create_queues(
     Ok(LocalQueues { delivery, retry, delivery_dead_letters, retry_dead_letters })
 }
 
-/// The running engine: its queues, the worker it built, and the pollers (stopped on drop).
+/// The running engine: its queues and the pollers (stopped on drop).
 pub struct Engine {
     pub queues: LocalQueues,
-    pub worker: &'static Worker,
     pollers: Vec<JoinHandle<()>>,
     paused: Arc<AtomicBool>,
 }
 
-/// The clients the worker itself uses (a test may route them through a relay it can cut); the
-/// pollers use their own, as Lambda's pollers are not the function.
+/// The clients a worker itself uses (a test may log them, or route them through a relay it can
+/// cut); the pollers use their own, as Lambda's pollers are not the function.
 pub struct WorkerClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -169,16 +168,19 @@ impl Engine {
         vars: impl Fn(&str) -> Option<String>,
         settings: Settings,
     ) -> Result<Engine, String> {
-        let clients =
-            WorkerClients { dynamodb: aws_sdk_dynamodb::Client::new(sdk), sqs: aws_sdk_sqs::Client::new(sdk) };
+        let clients = |_: &str| WorkerClients {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+        };
         Engine::start_with(config, sdk, clients, vars, settings).await
     }
 
-    /// `start`, with the worker on `clients`.
+    /// `start`, with each worker (`"fan-out"`, `"deliver"`) on the clients `clients` gives it. Each
+    /// worker is built on its own, as each is its own function on AWS.
     pub async fn start_with(
         config: Config,
         sdk: &aws_config::SdkConfig,
-        clients: WorkerClients,
+        clients: impl Fn(&str) -> WorkerClients,
         vars: impl Fn(&str) -> Option<String>,
         settings: Settings,
     ) -> Result<Engine, String> {
@@ -198,8 +200,12 @@ impl Engine {
             "RETRY_QUEUE_URL" => Some(retry.clone()),
             other => vars(other),
         };
-        let worker: &'static Worker =
-            Box::leak(Box::new(Worker::new(config, clients.dynamodb, clients.sqs, worker_vars)?));
+        let build = |name: &str| {
+            let clients = clients(name);
+            let worker = Worker::new(config.clone(), clients.dynamodb, clients.sqs, worker_vars)?;
+            Ok::<&'static Worker, String>(Box::leak(Box::new(worker)))
+        };
+        let (fan_out_worker, deliver_worker) = (build("fan-out")?, build("deliver")?);
         let paused = Arc::new(AtomicBool::new(false));
         let mut pollers = Vec::new();
 
@@ -216,7 +222,7 @@ impl Engine {
             filter::FAN_OUT_FILTER,
             settings.function_timeout,
         )?;
-        let fan_out = fan_out_function(worker);
+        let fan_out = fan_out_function(fan_out_worker);
         pollers.push(tokio::spawn(async move {
             loop {
                 match stream.poll_once(&fan_out).await {
@@ -234,7 +240,7 @@ impl Engine {
         {
             let source = sqs::SqsSource::new(sqs.clone(), url, settings.function_timeout).await?;
             for _ in 0..concurrency.max(1) {
-                let (source, function, paused) = (source.clone(), deliver_function(worker), paused.clone());
+                let (source, function, paused) = (source.clone(), deliver_function(deliver_worker), paused.clone());
                 pollers.push(tokio::spawn(async move {
                     loop {
                         if paused.load(Ordering::SeqCst) {
@@ -249,7 +255,7 @@ impl Engine {
                 }));
             }
         }
-        Ok(Engine { queues, worker, pollers, paused })
+        Ok(Engine { queues, pollers, paused })
     }
 
     /// Stops taking messages from the queues (as when a mapping is disabled), or starts again.

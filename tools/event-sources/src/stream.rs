@@ -113,6 +113,9 @@ struct Shard {
     finished: bool,
     /// After a failure: read again from this sequence number.
     retry_from: Option<String>,
+    /// The last record handled (or passed over by the filter): where a fresh iterator starts
+    /// when the one held is refused (expired, or trimmed under it), as Lambda's poller does.
+    checkpoint: Option<String>,
 }
 
 /// A table's stream and the function it feeds.
@@ -184,11 +187,16 @@ impl StreamSource {
         }
     }
 
-    async fn iterator(&self, shard_id: &str, from: Option<&str>) -> Result<Option<String>, String> {
+    /// An iterator at `at` (`AT_SEQUENCE_NUMBER`), else after `after` (`AFTER_SEQUENCE_NUMBER`),
+    /// else at the shard's start (`TRIM_HORIZON`).
+    async fn iterator(&self, shard_id: &str, at: Option<&str>, after: Option<&str>) -> Result<Option<String>, String> {
         let mut body =
             json!({ "StreamArn": self.stream_arn, "ShardId": shard_id, "ShardIteratorType": "TRIM_HORIZON" });
-        if let Some(sequence) = from {
+        if let Some(sequence) = at {
             body["ShardIteratorType"] = json!("AT_SEQUENCE_NUMBER");
+            body["SequenceNumber"] = json!(sequence);
+        } else if let Some(sequence) = after {
+            body["ShardIteratorType"] = json!("AFTER_SEQUENCE_NUMBER");
             body["SequenceNumber"] = json!(sequence);
         }
         let out = self.api.call("GetShardIterator", &body).await?;
@@ -196,21 +204,36 @@ impl StreamSource {
     }
 
     async fn read_shard(&mut self, shard_id: &str, function: &Function) -> Result<usize, String> {
-        let (iterator, retry_from) = {
+        let (iterator, retry_from, checkpoint) = {
             let shard = &self.shards[shard_id];
-            (shard.iterator.clone(), shard.retry_from.clone())
+            (shard.iterator.clone(), shard.retry_from.clone(), shard.checkpoint.clone())
         };
         let iterator = match (iterator, retry_from) {
-            (_, Some(sequence)) => self.iterator(shard_id, Some(&sequence)).await?,
+            (_, Some(sequence)) => self.iterator(shard_id, Some(&sequence), None).await?,
             (Some(iterator), None) => Some(iterator),
-            (None, None) => self.iterator(shard_id, None).await?,
+            (None, None) => self.iterator(shard_id, None, checkpoint.as_deref()).await?,
         };
         let Some(iterator) = iterator else {
             self.finish(shard_id);
             return Ok(0);
         };
-        let out = self.api.call("GetRecords", &json!({ "ShardIterator": iterator, "Limit": self.batch_size })).await?;
+        let out =
+            match self.api.call("GetRecords", &json!({ "ShardIterator": iterator, "Limit": self.batch_size })).await {
+                Ok(out) => out,
+                Err(refused) => {
+                    // An iterator refused (expired or trimmed): the next read starts from the checkpoint.
+                    if let Some(shard) = self.shards.get_mut(shard_id) {
+                        shard.iterator = None;
+                    }
+                    return Err(refused);
+                }
+            };
         let next = out["NextShardIterator"].as_str().map(str::to_owned);
+        let last_read = out["Records"]
+            .as_array()
+            .and_then(|records| records.last())
+            .and_then(|r| r["dynamodb"]["SequenceNumber"].as_str())
+            .map(str::to_owned);
         let wanted: Vec<Value> = out["Records"]
             .as_array()
             .into_iter()
@@ -244,6 +267,9 @@ impl StreamSource {
         }
         let shard = self.shards.get_mut(shard_id).ok_or("shard vanished")?;
         shard.retry_from = None;
+        if last_read.is_some() {
+            shard.checkpoint = last_read;
+        }
         match next {
             Some(next) => shard.iterator = Some(next),
             None => self.finish(shard_id),
