@@ -66,3 +66,99 @@ async fn every_route_answers_its_fixture_event() {
     }
     assert_eq!(send(&app, &fixture_for("get", &id)).await.body["error"]["requestId"], json!("fixture-get"));
 }
+
+/// The workers on their `events/` files (`fan-out.json`: a stream batch; `deliver.json`: an SQS
+/// batch), decoded from that JSON as the Lambda runtime decodes them.
+#[tokio::test]
+async fn every_worker_handles_its_fixture_event() {
+    use aws_sdk_sqs::types::MessageSystemAttributeName;
+    use integration_tests::engine::{event_sources, test_settings};
+    use integration_tests::receiver::{Behaviour, LoopbackCa, Receiver};
+    use integration_tests::serde_json::Value;
+    use shared::queue::worker::Worker;
+    use shared::queue::Task;
+
+    let ca = LoopbackCa::new();
+    let receiver = Receiver::start(&ca, Behaviour::Status(200, String::new())).await;
+    let world =
+        World::with_vars(&[("WEBHOOK_ALLOW_PRIVATE_CIDRS", "127.0.0.0/8"), ("WEBHOOK_EXTRA_CA_FILE", ca.pem_path())])
+            .await;
+    world.install_fixture_key().await;
+    let app = world.container();
+    let url = format!("{}/fixture", receiver.url);
+    let created = send(&app, &Req::fixture("create").json(json!({"url": url, "events": ["invoice.*"]}))).await;
+    created.assert_status(201);
+    let webhook_id = created.data()["id"].as_str().unwrap().to_owned();
+
+    let sdk = shared::aws::sdk_config().await.unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queues = event_sources::create_queues(&sqs, &world.table, &test_settings()).await.unwrap();
+    let (delivery, retry) = (queues.delivery.clone(), queues.retry.clone());
+    let vars = world.vars.clone();
+    let lookup = move |name: &str| match name {
+        "DELIVERY_QUEUE_URL" => Some(delivery.clone()),
+        "RETRY_QUEUE_URL" => Some(retry.clone()),
+        other => vars.get(other).cloned(),
+    };
+    let worker: &'static Worker =
+        Box::leak(Box::new(Worker::new(world.config(), world.client.clone(), sqs.clone(), lookup).unwrap()));
+    let fixture = |name: &str| {
+        let path = integration_tests::repo_root().join("events").join(format!("{name}.json"));
+        std::fs::read_to_string(path).unwrap()
+    };
+
+    // fan-out.json: only the INSERT of the event item is fanned out, to the app's subscribed endpoint.
+    let answer = (event_sources::fan_out_function(worker))(
+        integration_tests::serde_json::from_str(&fixture("fan-out")).unwrap(),
+        0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]));
+    let received = sqs
+        .receive_message()
+        .queue_url(&queues.delivery)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let tasks: Vec<Task> = received.messages().iter().map(|m| Task::from_body(m.body().unwrap()).unwrap()).collect();
+    let [Task::Deliver(task)] = &tasks[..] else { panic!("one task: {tasks:?}") };
+    assert_eq!(
+        (task.app_id.as_str(), task.event_id.to_string(), task.webhook_id.to_string()),
+        (FIXTURE_APP, FIXTURE_EVENT_ID.to_owned(), webhook_id.clone())
+    );
+    assert_eq!(task.attempt, 1);
+
+    // deliver.json as it is: its event does not exist, so nothing is sent, and nothing fails.
+    let deliver = event_sources::deliver_function(worker);
+    let deadline = shared::time::now_millis() + 30_000;
+    let answer =
+        deliver(integration_tests::serde_json::from_str(&fixture("deliver")).unwrap(), deadline).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]));
+    assert!(receiver.received().is_empty());
+    // With a published event and the endpoint's id in it: delivered, signed, recorded.
+    let published = send(&app, &Req::fixture("publish-event")).await;
+    let event_id = published.data()["id"].as_str().unwrap().to_owned();
+    let text = fixture("deliver").replace(FIXTURE_EVENT_ID, &event_id).replace(FIXTURE_WEBHOOK_ID, &webhook_id);
+    let event: Value = integration_tests::serde_json::from_str(&text).unwrap();
+    let answer = deliver(event.clone(), deadline).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]));
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("webhook-id"), Some(event_id.as_str()));
+    // The same message again (SQS delivers at least once): nothing is sent or recorded twice.
+    deliver(event, deadline).await.unwrap();
+    assert_eq!(receiver.received().len(), 1);
+    let history =
+        send(&app, &Req::new("GET", &format!("/apps/{FIXTURE_APP}/webhooks/{webhook_id}/deliveries")).key(FIXTURE_KEY))
+            .await;
+    assert_eq!(history.data().as_array().unwrap().len(), 1);
+    // A body that is no task is reported as a failed item (after five receives, the DLQ).
+    let mut bad: Value = integration_tests::serde_json::from_str(&fixture("deliver")).unwrap();
+    bad["Records"][0]["body"] = json!("{\"kind\":\"unknown\"}");
+    let answer = deliver(bad, deadline).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([{"itemIdentifier": "5a1b2c3d-0000-4000-8000-000000000001"}]));
+}
