@@ -4,8 +4,8 @@
 //!   ids of those that failed are reported, so Lambda deletes the rest and the failed ones come
 //!   back after the queue's visibility timeout. A body that is not a task is reported as failed
 //!   too: after `maxReceiveCount` receives the queue moves it to its dead-letter queue.
-//! - **DynamoDB streams**: records are handled in order; at the first failure its sequence number
-//!   is reported and the rest are left, since Lambda retries the batch from that record on.
+//! - **DynamoDB streams**: the batch's records are handed over in order; the first record not done
+//!   is reported by its sequence number, since Lambda retries the batch from that record on.
 
 use std::future::Future;
 
@@ -73,23 +73,37 @@ where
     response
 }
 
-/// Handles the records of a DynamoDB stream event in order with `handler`; at the first failure,
-/// answers that record's sequence number and stops.
+/// Where a stream batch stopped: the first record not done, and why. Lambda retries the batch
+/// from that record on; the records before it are done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamFailure {
+    pub sequence_number: String,
+    pub why: WorkError,
+}
+
+impl StreamFailure {
+    /// The failure at `record`.
+    pub fn at(record: &EventRecord, why: WorkError) -> StreamFailure {
+        StreamFailure { sequence_number: record.change.sequence_number.clone().unwrap_or_default(), why }
+    }
+}
+
+/// Hands the records of a DynamoDB stream event, in order, to `handler` (which may batch work
+/// across them), and answers the sequence number it stopped at.
 pub async fn stream_batch<F, Fut>(event: StreamEvent, handler: F) -> DynamoDbEventResponse
 where
-    F: Fn(EventRecord) -> Fut,
-    Fut: Future<Output = Result<(), WorkError>>,
+    F: FnOnce(Vec<EventRecord>) -> Fut,
+    Fut: Future<Output = Result<(), StreamFailure>>,
 {
     let mut response = DynamoDbEventResponse::default();
-    for record in event.records {
-        let sequence_number = record.change.sequence_number.clone().unwrap_or_default();
-        if let Err(why) = handler(record).await {
-            eprintln!("{{\"level\":\"warn\",\"sequenceNumber\":{:?},\"retry\":{:?}}}", sequence_number, why.0);
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = Some(sequence_number);
-            response.batch_item_failures.push(failure);
-            break;
-        }
+    if let Err(failure) = handler(event.records).await {
+        eprintln!(
+            "{{\"level\":\"warn\",\"sequenceNumber\":{:?},\"retry\":{:?}}}",
+            failure.sequence_number, failure.why.0
+        );
+        let mut item = DynamoDbBatchItemFailure::default();
+        item.item_identifier = Some(failure.sequence_number);
+        response.batch_item_failures.push(item);
     }
     response
 }

@@ -9,7 +9,7 @@ use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
 
-use super::consumer::{sqs_batch, stream_batch, WorkError};
+use super::consumer::{sqs_batch, stream_batch, StreamFailure, WorkError};
 use super::{Queue, Task};
 use crate::config::Config;
 use crate::delivery::schedule::RetrySchedule;
@@ -93,15 +93,15 @@ where
     .await
 }
 
-/// Starts a stream-fed worker: `handler(worker, record)` per record, in order.
+/// Starts a stream-fed worker: `handler(worker, records)` per batch, the records in order.
 pub async fn run_stream<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
 where
-    F: Fn(&'static Worker, EventRecord) -> Fut + Copy + Send + 'static,
-    Fut: Future<Output = Result<(), WorkError>> + Send,
+    F: Fn(&'static Worker, Vec<EventRecord>) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<(), StreamFailure>> + Send,
 {
     let worker: &'static Worker = Box::leak(Box::new(Worker::from_env().await?));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| async move {
-        Ok::<_, lambda_runtime::Error>(stream_batch(event.payload, |record| handler(worker, record)).await)
+        Ok::<_, lambda_runtime::Error>(stream_batch(event.payload, |records| handler(worker, records)).await)
     }))
     .await
 }

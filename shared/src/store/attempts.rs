@@ -11,10 +11,10 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use uuid::Uuid;
 
-use super::deliveries::record_items;
+use super::deliveries::record_puts;
 use super::endpoints::webhook_sk;
 use super::error::{build_error, is_conditional_failure, sdk_error};
 use super::events::{event_from_item, expired, EVENT_PREFIX};
@@ -203,41 +203,50 @@ impl Store {
         }
     }
 
-    /// Writes the record of a claimed attempt and what became of it, in one transaction: the record
-    /// under the endpoint's history (whole and by status) and the state, only while the claim is
-    /// still this record's. `Ok(false)` when the claim was taken over meanwhile (nothing written).
-    /// Errors: `Unavailable`, `Other`.
-    pub async fn record_attempt(&self, key: AttemptKey<'_>, delivery: &Delivery) -> Result<bool, StoreError> {
-        let mut items = record_items(self, key.app_id, key.webhook_id, delivery)?;
+    /// Writes the record of a claimed attempt and what became of it: the record under the
+    /// endpoint's history (whole and by status) and the state (`attempt`, `status`, `recordId`,
+    /// `nextAttemptAt`), in one BatchWriteItem of plain puts. No transaction: each put is
+    /// idempotent (a repeated attempt rewrites the same record id), and no other writer touches
+    /// the state meanwhile (the next attempt's claim waits for this state; a take-over waits for
+    /// this invocation's deadline). Errors: `Unavailable` (keys left unprocessed), `Other`.
+    pub async fn record_attempt(&self, key: AttemptKey<'_>, delivery: &Delivery) -> Result<(), StoreError> {
         let status = match delivery.status {
             DeliveryStatus::Succeeded => AttemptStatus::Succeeded,
             DeliveryStatus::Failed => AttemptStatus::Failed,
         };
-        let mut values = HashMap::from([
-            (":status".to_owned(), s(status.as_str())),
-            (":n".to_owned(), n(delivery.attempt)),
-            (":record".to_owned(), s(&delivery.id)),
-            (":at".to_owned(), s(&delivery.attempted_at)),
-        ]);
-        let mut update = "SET #status = :status, attemptedAt = :at".to_owned();
-        match &delivery.next_attempt_at {
-            Some(next) => {
-                values.insert(":next".into(), s(next));
-                update.push_str(", nextAttemptAt = :next");
-            }
-            None => update.push_str(" REMOVE nextAttemptAt"),
+        let mut state = state_key(key);
+        state.insert("appId".into(), s(key.app_id));
+        state.insert("attempt".into(), n(delivery.attempt));
+        state.insert("status".into(), s(status.as_str()));
+        state.insert("recordId".into(), s(&delivery.id));
+        state.insert("leaseUntil".into(), n(0));
+        state.insert("attemptedAt".into(), s(&delivery.attempted_at));
+        if let Some(next) = &delivery.next_attempt_at {
+            state.insert("nextAttemptAt".into(), s(next));
         }
-        let state = Update::builder()
-            .table_name(self.table())
-            .set_key(Some(state_key(key)))
-            .update_expression(update)
-            .condition_expression("attempt = :n AND recordId = :record")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(build_error)?;
-        items.push(TransactWriteItem::builder().update(state).build());
-        Ok(self.transact(items, "TransactWriteItems attempt").await?.is_ok())
+        state.insert("expiresAt".into(), n(now_millis() / 1000 + STATE_TTL_SECONDS));
+        let [record, by_status] = record_puts(key.app_id, key.webhook_id, delivery);
+        let mut pending: Vec<WriteRequest> = Vec::with_capacity(3);
+        for item in [record, by_status, state] {
+            let put = PutRequest::builder().set_item(Some(item)).build().map_err(build_error)?;
+            pending.push(WriteRequest::builder().put_request(put).build());
+        }
+        for attempt in 0..4u64 {
+            let out = self
+                .client()
+                .batch_write_item()
+                .request_items(self.table(), pending)
+                .send()
+                .await
+                .map_err(|e| sdk_error("BatchWriteItem attempt", e))?;
+            pending = out.unprocessed_items.unwrap_or_default().remove(self.table()).unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            // DynamoDB left writes unprocessed (throttling): a short pause, then those again.
+            super::write::jitter(10 + 20 * attempt, 40).await?;
+        }
+        Err(StoreError::Unavailable("BatchWriteItem attempt: writes left unprocessed".into()))
     }
 }
 

@@ -78,24 +78,28 @@ fn delivery_from_item(item: &Item) -> Result<Delivery, StoreError> {
     })
 }
 
-/// The two transaction items that store `delivery` in the endpoint's history (whole and by status).
-pub(super) fn record_items(
+/// The two items that store `delivery` in the endpoint's history (whole and by status).
+pub(super) fn record_puts(app_id: &str, webhook_id: Uuid, delivery: &Delivery) -> [Item; 2] {
+    let expires_at = now_millis() / 1000 + DELIVERY_TTL_SECONDS;
+    let pk = endpoint_pk(app_id, webhook_id);
+    let id = &delivery.id;
+    [
+        delivery_item(&pk, format!("{}{id}", list_prefix(None)), delivery, expires_at),
+        delivery_item(&pk, format!("{}{id}", list_prefix(Some(delivery.status))), delivery, expires_at),
+    ]
+}
+
+/// `record_puts` as transaction items.
+fn record_items(
     store: &Store,
     app_id: &str,
     webhook_id: Uuid,
     delivery: &Delivery,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
-    let expires_at = now_millis() / 1000 + DELIVERY_TTL_SECONDS;
-    let pk = endpoint_pk(app_id, webhook_id);
-    let id = &delivery.id;
-    let sks = [format!("{}{id}", list_prefix(None)), format!("{}{id}", list_prefix(Some(delivery.status)))];
-    sks.into_iter()
-        .map(|sk| {
-            let put = Put::builder()
-                .table_name(store.table())
-                .set_item(Some(delivery_item(&pk, sk, delivery, expires_at)))
-                .build()
-                .map_err(build_error)?;
+    record_puts(app_id, webhook_id, delivery)
+        .into_iter()
+        .map(|item| {
+            let put = Put::builder().table_name(store.table()).set_item(Some(item)).build().map_err(build_error)?;
             Ok(TransactWriteItem::builder().put(put).build())
         })
         .collect()

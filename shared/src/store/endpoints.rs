@@ -11,7 +11,7 @@ use super::error::{build_error, is_conditional_failure, sdk_error};
 use super::write::{optimistic, Step};
 use super::{app_pk, get_s, key_of, opt_s, s, Completion, Conflict, Item, KeyGuard, Page, Store, StoreError};
 use crate::cursor::ListId;
-use crate::model::{subscribes, CreatedEndpoint, Endpoint, EndpointPatch, NewEndpoint};
+use crate::model::{CreatedEndpoint, Endpoint, EndpointPatch, NewEndpoint};
 use crate::time::{now_millis, rfc3339_millis};
 
 const WEBHOOK_PREFIX: &str = "WEBHOOK#";
@@ -227,11 +227,11 @@ impl Store {
         self.get_guarded(guard, key_of(app_pk(app_id), webhook_sk(id)), None, "GetItem endpoint").await
     }
 
-    /// The ids of the app's endpoints that receive an event of `event_type` now: `active`, and
-    /// subscribed (`model::subscribes`). One consistent Query of the app's endpoint items (at most
-    /// the quota, so one page in practice), reading only `id`, `events` and `active`; never a scan.
-    /// Errors: `Unavailable`, `Other`.
-    pub async fn subscribed_endpoints(&self, app_id: &str, event_type: &str) -> Result<Vec<Uuid>, StoreError> {
+    /// The app's active endpoints with their subscriptions (`events`): who may receive the app's
+    /// events now (`model::subscribes` decides per type). One consistent Query of the app's endpoint
+    /// items (at most the quota, so one page in practice), reading only `id`, `events` and
+    /// `active`; never a scan. Errors: `Unavailable`, `Other`.
+    pub async fn active_subscriptions(&self, app_id: &str) -> Result<Vec<(Uuid, Vec<String>)>, StoreError> {
         let mut ids = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -254,9 +254,10 @@ impl Store {
                     Some(AttributeValue::L(list)) => list.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
                     _ => Vec::new(),
                 };
-                if active && subscribes(&events, event_type) {
+                if active {
                     let id = get_s(&item, "id")?;
-                    ids.push(Uuid::parse_str(&id).map_err(|_| StoreError::Other("endpoint id is not a UUID".into()))?);
+                    let id = Uuid::parse_str(&id).map_err(|_| StoreError::Other("endpoint id is not a UUID".into()))?;
+                    ids.push((id, events));
                 }
             }
             start = out.last_evaluated_key;

@@ -46,7 +46,7 @@ pub fn fan_out_function(worker: &'static Worker) -> Function {
     Arc::new(move |event, _deadline| {
         Box::pin(async move {
             let event: StreamEvent = serde_json::from_value(event).map_err(|e| format!("not a stream event: {e}"))?;
-            let answer = stream_batch(event, |record| fan_out::handle(worker, record)).await;
+            let answer = stream_batch(event, |records| fan_out::handle(worker, records)).await;
             serde_json::to_value(answer).map_err(|e| e.to_string())
         })
     })

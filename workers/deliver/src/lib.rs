@@ -2,7 +2,7 @@
 //! "Events and delivery"). For one task: read the event, the endpoint and the attempt state (one
 //! BatchGetItem); claim the attempt (one conditional UpdateItem, so a duplicate task does nothing);
 //! sign and send; on a failure with attempts left, send the next task to the retry queue; write
-//! the record and the new state (one transaction).
+//! the record and the new state (one BatchWriteItem).
 //!
 //! Faults: the next task is sent before the record is written, so a crash in between repeats this
 //! attempt (under the same record id, which overwrites rather than adds) instead of losing the
