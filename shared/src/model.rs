@@ -346,15 +346,18 @@ impl Event {
     }
 
     /// The body every attempt sends, to every endpoint (contract, "What is sent"):
-    /// `{"type", "timestamp": createdAt, "data"}`, serialised once.
+    /// `{"type", "timestamp": createdAt, "data"}`, in that order, serialised once.
     pub fn payload(&self) -> Vec<u8> {
-        let payload = serde_json::json!({
-            "type": self.event_type,
-            "timestamp": self.created_at,
-            "data": self.data.clone().unwrap_or_default(),
-        });
-        payload.to_string().into_bytes()
+        let data = Value::Object(self.data.clone().unwrap_or_default());
+        ordered_payload(&self.event_type, &self.created_at, &data)
     }
+}
+
+/// `{"type":…,"timestamp":…,"data":…}` with its keys in the contract's order (a `json!` map would
+/// sort them), compact, as the receiver reads it.
+fn ordered_payload(event_type: &str, timestamp: &str, data: &Value) -> Vec<u8> {
+    let text = |s: &str| Value::String(s.to_owned());
+    format!("{{\"type\":{},\"timestamp\":{},\"data\":{}}}", text(event_type), text(timestamp), data).into_bytes()
 }
 
 /// The `?type=` filter of the events list: a catalogued name (400 `invalid_field` otherwise).
@@ -367,12 +370,7 @@ pub const TEST_EVENT_TYPE: &str = "webhook.test";
 
 /// The `webhook.test` payload, serialised once so that the bytes signed are the bytes sent.
 pub fn test_ping_payload(app_id: &str, webhook_id: &str, timestamp: &str) -> Vec<u8> {
-    let payload = serde_json::json!({
-        "type": TEST_EVENT_TYPE,
-        "timestamp": timestamp,
-        "data": {"appId": app_id, "webhookId": webhook_id},
-    });
-    payload.to_string().into_bytes()
+    ordered_payload(TEST_EVENT_TYPE, timestamp, &serde_json::json!({"appId": app_id, "webhookId": webhook_id}))
 }
 
 #[cfg(test)]
@@ -446,6 +444,7 @@ mod tests {
     #[test]
     fn the_test_payload_has_the_contract_shape() {
         let bytes = test_ping_payload("acme", "w1", "2026-11-22T00:00:00.000Z");
+        assert!(bytes.starts_with(br#"{"type":"webhook.test","timestamp":"#), "the contract's order");
         let value: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(
             value,

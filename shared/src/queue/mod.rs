@@ -20,6 +20,9 @@ use crate::model::Trigger;
 pub const MAX_DELAY_SECONDS: u64 = 900;
 /// SQS's most entries per `SendMessageBatch`.
 pub const MAX_BATCH: usize = 10;
+/// `SendMessageBatch` calls in flight at once: a stream batch of 100 events to apps with 100
+/// endpoints each is 1000 calls, which one after another would outlast the fan-out's timeout.
+pub const SEND_CONCURRENCY: usize = 8;
 
 /// One message on a queue. The body is this as JSON, e.g.
 /// `{"kind":"deliver","appId":"acme","eventId":"…","webhookId":"…","attempt":1,"trigger":"scheduled"}`.
@@ -120,36 +123,54 @@ impl Queue {
             .map_err(|e| QueueError(format!("SendMessage: {}", aws_sdk_sqs::error::DisplayErrorContext(e))))
     }
 
-    /// Sends every task, `MAX_BATCH` per `SendMessageBatch`. Any entry SQS refused is an error
-    /// (the caller's batch is retried whole; duplicates are dropped by the attempt state).
-    pub async fn send_all(&self, tasks: &[Task]) -> Result<(), QueueError> {
-        for chunk in tasks.chunks(MAX_BATCH) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, task)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(task.to_body())
-                        .build()
-                        .map_err(|e| QueueError(format!("SendMessageBatch entry: {e}")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let out =
-                self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await.map_err(
-                    |e| QueueError(format!("SendMessageBatch: {}", aws_sdk_sqs::error::DisplayErrorContext(e))),
-                )?;
-            if let Some(refused) = out.failed.first() {
-                return Err(QueueError(format!(
-                    "SendMessageBatch refused {} of {} entries ({}: {})",
-                    out.failed.len(),
-                    chunk.len(),
-                    refused.code,
-                    refused.message.as_deref().unwrap_or("no message")
-                )));
-            }
+    /// Sends every task, `MAX_BATCH` per `SendMessageBatch`, up to `SEND_CONCURRENCY` batches at
+    /// once. On failure, the index of the first task of the first batch not sent (every task
+    /// before it was sent) and why; any entry SQS refused fails its batch (the caller retries from
+    /// there; duplicates are dropped by the attempt state).
+    pub async fn send_all(&self, tasks: &[Task]) -> Result<(), (usize, QueueError)> {
+        use futures_util::stream::{self, StreamExt};
+        // Owned futures (a clone of the client, the chunk's tasks): no borrow for the runtime's
+        // `Send` bound to reason about.
+        let sends: Vec<_> =
+            tasks.chunks(MAX_BATCH).map(|chunk| Queue::send_batch(self.clone(), chunk.to_vec())).collect();
+        let outcomes: Vec<Result<(), QueueError>> = stream::iter(sends).buffered(SEND_CONCURRENCY).collect().await;
+        match outcomes.into_iter().enumerate().find_map(|(i, outcome)| outcome.err().map(|e| (i * MAX_BATCH, e))) {
+            Some(failed) => Err(failed),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// One `SendMessageBatch` of at most `MAX_BATCH` tasks; an entry SQS refused is an error.
+    async fn send_batch(self, chunk: Vec<Task>) -> Result<(), QueueError> {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, task)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(task.to_body())
+                    .build()
+                    .map_err(|e| QueueError(format!("SendMessageBatch entry: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| QueueError(format!("SendMessageBatch: {}", aws_sdk_sqs::error::DisplayErrorContext(e))))?;
+        match out.failed.first() {
+            Some(refused) => Err(QueueError(format!(
+                "SendMessageBatch refused {} of {} entries ({}: {})",
+                out.failed.len(),
+                chunk.len(),
+                refused.code,
+                refused.message.as_deref().unwrap_or("no message")
+            ))),
+            None => Ok(()),
+        }
     }
 }
 

@@ -11,10 +11,10 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use uuid::Uuid;
 
-use super::deliveries::record_puts;
+use super::deliveries::{record_puts, status_copy_key};
 use super::endpoints::webhook_sk;
 use super::error::{build_error, is_conditional_failure, sdk_error};
 use super::events::{event_from_item, expired, EVENT_PREFIX};
@@ -96,6 +96,9 @@ impl AttemptState {
                     AttemptClaim::Done
                 }
             }
+            // The previous attempt's claim ran out without a record (its task lost or dead-lettered):
+            // its next task exists only because its send was made, so this one may go on.
+            AttemptStatus::Sending if state.lease_until_ms < now_ms => AttemptClaim::Fresh,
             AttemptStatus::Sending => AttemptClaim::NotYet,
             AttemptStatus::Failed if state.attempt == n => AttemptClaim::Done,
             AttemptStatus::Failed => AttemptClaim::Fresh,
@@ -170,13 +173,15 @@ impl Store {
         let names = HashMap::from([("#status".to_owned(), "status".to_owned())]);
         let (update, condition) = match claim {
             AttemptClaim::Fresh => {
-                values.insert(":failed".into(), s(AttemptStatus::Failed.as_str()));
+                values.insert(":succeeded".into(), s(AttemptStatus::Succeeded.as_str()));
+                values.insert(":now".into(), n(now_millis()));
                 values.insert(":record".into(), s(record_id.to_string()));
                 values.insert(":app".into(), s(key.app_id));
                 values.insert(":expires".into(), n(now_millis() / 1000 + STATE_TTL_SECONDS));
                 (
                     "SET attempt = :n, #status = :sending, leaseUntil = :lease, recordId = :record, appId = :app, expiresAt = :expires",
-                    "attribute_not_exists(pk) OR (attempt < :n AND #status = :failed)",
+                    // An earlier attempt, not delivered, and not held (a recorded attempt holds nothing).
+                    "attribute_not_exists(pk) OR (attempt < :n AND #status <> :succeeded AND leaseUntil < :now)",
                 )
             }
             AttemptClaim::TakeOver { lease_until_ms: old, .. } => {
@@ -198,7 +203,22 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
+            // The SDK may have retried a claim whose first try was applied but whose answer was
+            // lost: then the state already holds this very claim, which is ours.
+            Err(e) if is_conditional_failure(&e) => {
+                let out = self
+                    .client()
+                    .get_item()
+                    .table_name(self.table())
+                    .set_key(Some(state_key(key)))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("GetItem attempt state", e))?;
+                let held = out.item.map(|item| state_from_item(&item)).transpose()?;
+                let ours = AttemptState { attempt: number, status: AttemptStatus::Sending, lease_until_ms, record_id };
+                Ok(held.as_ref() == Some(&ours))
+            }
             Err(e) => Err(sdk_error("UpdateItem claim attempt", e)),
         }
     }
@@ -209,7 +229,14 @@ impl Store {
     /// idempotent (a repeated attempt rewrites the same record id), and no other writer touches
     /// the state meanwhile (the next attempt's claim waits for this state; a take-over waits for
     /// this invocation's deadline). Errors: `Unavailable` (keys left unprocessed), `Other`.
-    pub async fn record_attempt(&self, key: AttemptKey<'_>, delivery: &Delivery) -> Result<(), StoreError> {
+    /// `repeated`: this attempt was taken over from a crashed run, which may have written its
+    /// record under the other status already; that copy is deleted in the same batch.
+    pub async fn record_attempt(
+        &self,
+        key: AttemptKey<'_>,
+        delivery: &Delivery,
+        repeated: bool,
+    ) -> Result<(), StoreError> {
         let status = match delivery.status {
             DeliveryStatus::Succeeded => AttemptStatus::Succeeded,
             DeliveryStatus::Failed => AttemptStatus::Failed,
@@ -230,6 +257,15 @@ impl Store {
         for item in [record, by_status, state] {
             let put = PutRequest::builder().set_item(Some(item)).build().map_err(build_error)?;
             pending.push(WriteRequest::builder().put_request(put).build());
+        }
+        if repeated {
+            let other = match delivery.status {
+                DeliveryStatus::Succeeded => DeliveryStatus::Failed,
+                DeliveryStatus::Failed => DeliveryStatus::Succeeded,
+            };
+            let stale = status_copy_key(key.app_id, key.webhook_id, other, &delivery.id);
+            let delete = DeleteRequest::builder().set_key(Some(stale)).build().map_err(build_error)?;
+            pending.push(WriteRequest::builder().delete_request(delete).build());
         }
         for attempt in 0..4u64 {
             let out = self
@@ -275,8 +311,8 @@ mod tests {
             claim(Some(&state(2, Sending, 99)), 2, 100),
             AttemptClaim::TakeOver { record_id: Uuid::nil(), lease_until_ms: 99 }
         );
-        // The previous attempt is still being recorded: not yet.
+        // The previous attempt is still being recorded: not yet; once its claim ran out, go on.
         assert_eq!(claim(Some(&state(1, Sending, 200)), 2, 100), AttemptClaim::NotYet);
-        assert_eq!(claim(Some(&state(1, Sending, 50)), 2, 100), AttemptClaim::NotYet);
+        assert_eq!(claim(Some(&state(1, Sending, 50)), 2, 100), AttemptClaim::Fresh);
     }
 }

@@ -89,6 +89,11 @@ pub(super) fn record_puts(app_id: &str, webhook_id: Uuid, delivery: &Delivery) -
     ]
 }
 
+/// The key of `delivery_id`'s copy under `status`.
+pub(super) fn status_copy_key(app_id: &str, webhook_id: Uuid, status: DeliveryStatus, delivery_id: &str) -> Item {
+    key_of(endpoint_pk(app_id, webhook_id), format!("{}{delivery_id}", list_prefix(Some(status))))
+}
+
 /// `record_puts` as transaction items.
 fn record_items(
     store: &Store,

@@ -255,9 +255,14 @@ impl Store {
                     _ => Vec::new(),
                 };
                 if active {
-                    let id = get_s(&item, "id")?;
-                    let id = Uuid::parse_str(&id).map_err(|_| StoreError::Other("endpoint id is not a UUID".into()))?;
-                    ids.push((id, events));
+                    // A corrupt item is passed over (and logged) rather than failing the fan-out,
+                    // which would hold back every later event on the stream's shard.
+                    match get_s(&item, "id").ok().and_then(|id| Uuid::parse_str(&id).ok()) {
+                        Some(id) => ids.push((id, events)),
+                        None => eprintln!(
+                            "{{\"level\":\"error\",\"msg\":\"endpoint item without a UUID id passed over\",\"app\":{app_id:?}}}"
+                        ),
+                    }
                 }
             }
             start = out.last_evaluated_key;

@@ -152,23 +152,31 @@ async fn retry_after_on_429_and_503_is_honoured_within_bounds() {
         retry_after(503, "3"),
         retry_after(429, "3600"),
         retry_after(500, "30"),
+        retry_after(503, "0"),
         Behaviour::Status(200, String::new()),
     ]);
-    let d = Deployment::start(&[("RETRY_SCHEDULE", "1,1,1")], script).await;
+    let d = Deployment::start(&[("RETRY_SCHEDULE", "2,1,1,1")], script).await;
     let (id, _) = d.endpoint("/busy", &["*"]).await;
     d.publish("ping", json!({})).await;
-    let history = records(&d, &id, 4).await;
-    let waits: Vec<u64> = history[..3]
+    let history = eventually("five attempts recorded", Duration::from_secs(20), || async {
+        let mut history = d.history(&id).await;
+        history.reverse();
+        (history.len() >= 5).then_some(history)
+    })
+    .await;
+    let waits: Vec<u64> = history[..4]
         .iter()
         .map(|r| ms(&r["nextAttemptAt"]) - ms(&r["attemptedAt"]) - r["durationMs"].as_u64().unwrap())
         .collect();
-    // 503 + Retry-After 3: kept at twice the jittered 1 s delay at most (1.6 to 2.4 s).
-    assert!((1600..=2401).contains(&waits[0]), "{waits:?}");
-    // 429 + Retry-After 3600: bounded the same way.
+    // 503 + Retry-After 3 after a 2 s ± 20 % delay (1.6 to 2.4 s, twice that 3.2 to 4.8 s): exactly 3 s.
+    assert!((2999..=3001).contains(&waits[0]), "{waits:?}");
+    // 429 + Retry-After 3600: at most twice the jittered 1 s delay (1.6 to 2.4 s).
     assert!((1600..=2401).contains(&waits[1]), "{waits:?}");
     // 500 + Retry-After: ignored, the schedule's 1 s ± 20 %.
     assert!((800..=1201).contains(&waits[2]), "{waits:?}");
-    assert_eq!(history[3]["status"], "succeeded");
+    // 503 + Retry-After 0: at least the jittered delay.
+    assert!((800..=1201).contains(&waits[3]), "{waits:?}");
+    assert_eq!(history[4]["status"], "succeeded");
 }
 
 #[tokio::test]
@@ -213,8 +221,14 @@ async fn retries_stop_when_the_endpoint_is_deleted_or_made_inactive() {
     assert_eq!(d.history(&paused).await.len(), 1);
     // Re-enabled, it gets new events, not the stopped retries.
     d.client.send(Req::new("PATCH", &d.client.item(&paused)).json(json!({"active": true}))).await.assert_status(200);
+    let first = d.received_at("/paused")[0].header("webhook-id").unwrap().to_owned();
+    let fresh = d.publish("ping", json!({"after": "re-enabled"})).await.data()["id"].as_str().unwrap().to_owned();
+    requests(&d, "/paused", 2).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(d.received_at("/paused").len(), 1);
+    let ids: Vec<String> =
+        d.received_at("/paused").iter().filter_map(|r| r.header("webhook-id").map(str::to_owned)).collect();
+    assert_eq!(ids.iter().filter(|id| **id == first).count(), 1, "the stopped event is not retried: {ids:?}");
+    assert!(ids.contains(&fresh), "the new event is sent: {ids:?}");
 }
 
 #[tokio::test]
@@ -315,4 +329,74 @@ async fn a_paused_queue_delivers_everything_when_resumed() {
     ids.dedup();
     assert_eq!(ids.len(), 5, "each event once");
     assert_eq!(records(&d, &id, 5).await.len(), 5);
+}
+
+#[tokio::test]
+async fn a_new_secret_and_url_apply_from_the_next_attempt() {
+    let script = Behaviour::Script(vec![Behaviour::Status(500, String::new()), Behaviour::Status(200, String::new())]);
+    let d = Deployment::start(&[("RETRY_SCHEDULE", "3")], script).await;
+    let (id, old) = d.endpoint("/before", &["*"]).await;
+    d.publish("invoice.paid", json!({})).await;
+    records(&d, &id, 1).await;
+    let rotated = d.client.send(Req::new("POST", &format!("{}/rotate-secret", d.client.item(&id)))).await;
+    let new = rotated.data()["secret"].as_str().unwrap().to_owned();
+    let url = format!("https://127.0.0.1:{}/after", d.receiver.port);
+    d.client.send(Req::new("PATCH", &d.client.item(&id)).json(json!({"url": url}))).await.assert_status(200);
+    let retried = requests(&d, "/after", 1).await;
+    assert_eq!(retried.len(), 1, "the retry goes to the new URL");
+    assert!(verifies(&new, &retried[0]) && !verifies(&old, &retried[0]), "signed with the secret valid then");
+    assert!(verifies(&old, &d.received_at("/before")[0]));
+    let history = records(&d, &id, 2).await;
+    assert_eq!((history[1]["attempt"].as_u64(), history[1]["status"].as_str()), (Some(2), Some("succeeded")));
+}
+
+#[tokio::test]
+async fn a_wait_longer_than_one_sqs_delay_hops_until_it_is_due() {
+    use shared::queue::{DeliveryTask, Task};
+    let d = Deployment::start(&[], Behaviour::Status(200, String::new())).await;
+    let (id, _) = d.endpoint("/later", &["customer.deleted"]).await;
+    // An event the endpoint does not subscribe to: only the task below sends it.
+    let event = d.publish("invoice.paid", json!({})).await.data()["id"].as_str().unwrap().parse().unwrap();
+    let due = shared::time::now_millis() + 3500;
+    let mut task = DeliveryTask::first("acme", event, id.parse().unwrap());
+    task.due_at_ms = Some(due);
+    // Put straight on the delivery queue with no delay: the worker re-sends it to the retry queue
+    // with the time left, as it does for a wait beyond SQS's 15 minutes.
+    let sdk = shared::aws::sdk_config().await.unwrap();
+    let queue = shared::queue::Queue::new(aws_sdk_sqs::Client::new(&sdk), d.engine.queues.delivery.clone());
+    queue.send(&Task::Deliver(task), 0).await.unwrap();
+    let got = requests(&d, "/later", 1).await;
+    assert_eq!(got.len(), 1);
+    assert!(got[0].at_ms >= due, "sent {} ms before it was due", due - got[0].at_ms);
+}
+
+#[tokio::test]
+async fn a_fan_out_beyond_one_send_batch_reaches_every_endpoint_once() {
+    let d = Deployment::start(&[], Behaviour::Status(200, String::new())).await;
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        ids.push(d.endpoint(&format!("/many/{n}"), &["invoice.*"]).await.0);
+    }
+    let other = integration_tests::Client::new(&d.world, "globex").await;
+    other
+        .create(json!({"url": format!("https://127.0.0.1:{}/globex", d.receiver.port), "events": ["*"]}))
+        .await
+        .assert_status(201);
+    let other_key = d.world.key("globex", &["events:publish"]).await;
+    // Two apps' events, published together: one stream batch may hold both.
+    let acme = d.publish("invoice.paid", json!({})).await.data()["id"].as_str().unwrap().to_owned();
+    let globex = integration_tests::send(
+        &other.app,
+        &Req::new("POST", "/apps/globex/events").key(&other_key).json(json!({"type": "ping", "data": {}})),
+    )
+    .await;
+    globex.assert_status(202);
+    for n in 0..12 {
+        let got = requests(&d, &format!("/many/{n}"), 1).await;
+        assert_eq!(got.len(), 1, "/many/{n}");
+        assert_eq!(got[0].header("webhook-id"), Some(acme.as_str()));
+    }
+    let got = d.received_at("/globex");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("webhook-id"), globex.data()["id"].as_str());
 }

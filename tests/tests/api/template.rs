@@ -319,8 +319,17 @@ async fn every_worker_may_call_exactly_what_its_code_calls_and_is_fed_as_the_eng
         });
         assert!(alarmed, "{dlq}: an alarm on it");
     }
-    for f in [&deliver, &retry] {
+    // Each worker is given the queues it sends to (as `Worker::new` reads them) and nothing else.
+    let variables = |f: &integration_tests::template::TemplateFunction| -> BTreeSet<String> {
         let env = &f.properties["Environment"]["Variables"];
-        assert!(!env["RETRY_SCHEDULE"].is_null() && !env["RETRY_QUEUE_URL"].is_null(), "{}", f.logical_id);
+        env.as_mapping().map(|m| m.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    };
+    assert_eq!(variables(&fan_out), BTreeSet::from(["DELIVERY_QUEUE_URL".to_owned()]));
+    for f in [&deliver, &retry] {
+        assert_eq!(variables(f), BTreeSet::from(["RETRY_QUEUE_URL".to_owned(), "RETRY_SCHEDULE".to_owned()]));
+        let env = &f.properties["Environment"]["Variables"];
+        assert_eq!(serde_yaml::to_string(&env["RETRY_QUEUE_URL"]).unwrap().trim(), "!Ref RetryQueue");
     }
+    let env = &fan_out.properties["Environment"]["Variables"];
+    assert_eq!(serde_yaml::to_string(&env["DELIVERY_QUEUE_URL"]).unwrap().trim(), "!Ref DeliveryQueue");
 }

@@ -1,10 +1,12 @@
-//! A relay in front of DynamoDB Local that counts the requests passing through it (each DynamoDB
-//! request carries one `x-amz-target` header). It speaks HTTPS to the functions, as DynamoDB does
+//! A relay in front of DynamoDB Local (or moto's SQS server) that counts the requests passing
+//! through it, in all and by operation (each request of their JSON protocols carries one
+//! `x-amz-target` header naming it). It speaks HTTPS to the functions, as DynamoDB does
 //! to a Lambda function, so that a cold connection costs a TLS handshake here too; DynamoDB Local
 //! behind it is plain HTTP.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use loopback_ca::{LoopbackCa, TlsAcceptor};
@@ -14,8 +16,11 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct CountingRelay {
     /// What a function's environment needs to reach the relay and trust its certificate.
     pub client_env: Vec<(&'static str, String)>,
+    /// `http(s)://127.0.0.1:PORT`: the relay itself.
+    pub endpoint: String,
     count: Arc<AtomicU64>,
     connections: Arc<AtomicU64>,
+    operations: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
 impl CountingRelay {
@@ -26,7 +31,8 @@ impl CountingRelay {
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("relay: {e}"))?;
         let address = listener.local_addr().map_err(|e| format!("relay: {e}"))?;
         let scheme = if ca.is_some() { "https" } else { "http" };
-        let mut client_env = vec![("AWS_ENDPOINT_URL_DYNAMODB", format!("{scheme}://{address}"))];
+        let endpoint = format!("{scheme}://{address}");
+        let mut client_env = vec![("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone())];
         if let Some(ca) = ca {
             // Trusted beside the compiled-in Amazon roots, as the production client would be.
             client_env.push(("DYNAMODB_EXTRA_CA_FILE", ca.pem_path().to_owned()));
@@ -36,10 +42,13 @@ impl CountingRelay {
         let counted = count.clone();
         let connections = Arc::new(AtomicU64::new(0));
         let connected = connections.clone();
+        let operations = Arc::new(Mutex::new(BTreeMap::new()));
+        let named = operations.clone();
         tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
                 connected.fetch_add(1, Ordering::Relaxed);
-                let (upstream, counted, tls) = (upstream.clone(), counted.clone(), tls.clone());
+                let (upstream, tls) = (upstream.clone(), tls.clone());
+                let counted = Counted { total: counted.clone(), operations: named.clone() };
                 tokio::spawn(async move {
                     let _ = inbound.set_nodelay(true);
                     let Ok(outbound) = TcpStream::connect(&upstream).await else { return };
@@ -54,7 +63,12 @@ impl CountingRelay {
                 });
             }
         });
-        Ok(CountingRelay { client_env, count, connections })
+        Ok(CountingRelay { client_env, endpoint, count, connections, operations })
+    }
+
+    /// Requests so far by operation (the `x-amz-target` value, e.g. `DynamoDB_20120810.Query`).
+    pub fn operations(&self) -> BTreeMap<String, u64> {
+        self.operations.lock().map(|o| o.clone()).unwrap_or_default()
     }
 
     /// DynamoDB requests relayed so far.
@@ -68,7 +82,32 @@ impl CountingRelay {
     }
 }
 
-async fn serve<S>(inbound: S, outbound: TcpStream, tls: Option<TlsAcceptor>, counted: &AtomicU64)
+/// Where the relay counts: the total and each operation.
+#[derive(Clone)]
+struct Counted {
+    total: Arc<AtomicU64>,
+    operations: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+impl Counted {
+    fn add(&self, chunk: &[u8]) {
+        let text = String::from_utf8_lossy(chunk);
+        let lower = text.to_ascii_lowercase();
+        let mut from = 0;
+        while let Some(at) = lower[from..].find("x-amz-target:") {
+            let start = from + at + "x-amz-target:".len();
+            let end = text[start..].find("\r\n").map_or(text.len(), |e| start + e);
+            let operation = text[start..end].trim().to_owned();
+            self.total.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut operations) = self.operations.lock() {
+                *operations.entry(operation).or_default() += 1;
+            }
+            from = end;
+        }
+    }
+}
+
+async fn serve<S>(inbound: S, outbound: TcpStream, tls: Option<TlsAcceptor>, counted: &Counted)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -117,7 +156,7 @@ where
 }
 
 /// Copies both ways until either side closes, counting requests on the way in.
-async fn relay<S: AsyncRead + AsyncWrite>(inbound: S, outbound: TcpStream, counted: &AtomicU64) {
+async fn relay<S: AsyncRead + AsyncWrite>(inbound: S, outbound: TcpStream, counted: &Counted) {
     let (mut in_read, mut in_write) = tokio::io::split(inbound);
     let (mut out_read, mut out_write) = outbound.into_split();
     let requests = async {
@@ -126,7 +165,7 @@ async fn relay<S: AsyncRead + AsyncWrite>(inbound: S, outbound: TcpStream, count
             if n == 0 || out_write.write_all(&buf[..n]).await.is_err() {
                 break;
             }
-            counted.fetch_add(occurrences(&buf[..n], b"x-amz-target:"), Ordering::Relaxed);
+            counted.add(&buf[..n]);
         }
     };
     let responses = async {
@@ -139,8 +178,4 @@ async fn relay<S: AsyncRead + AsyncWrite>(inbound: S, outbound: TcpStream, count
         }
     };
     tokio::select! { _ = requests => {}, _ = responses => {} }
-}
-
-fn occurrences(haystack: &[u8], needle: &[u8]) -> u64 {
-    haystack.windows(needle.len()).filter(|w| w.eq_ignore_ascii_case(needle)).count() as u64
 }

@@ -3,6 +3,7 @@
 //! DynamoDB requests per invocation as a markdown table. Run it through `scripts/bench`.
 
 mod counter;
+mod engine;
 mod runtime_api;
 
 use std::path::{Path, PathBuf};
@@ -186,7 +187,11 @@ async fn main() -> Result<(), String> {
         );
         results.push((figures, subject.fewest_dynamodb_requests));
     }
-    let report = report(&options, &results);
+    let mut report = report(&options, &results);
+    // The engine's section: always, or with `--only engine` (alone: only it).
+    if options.only.as_ref().is_none_or(|only| only.iter().any(|name| name == "engine")) {
+        report.push_str(&engine::report(&options, &upstream, &relay).await?);
+    }
     match &options.out {
         Some(path) => std::fs::write(path, report).map_err(|e| format!("write {}: {e}", path.display()))?,
         None => print!("{report}"),

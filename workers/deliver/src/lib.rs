@@ -72,6 +72,6 @@ pub async fn handle(worker: &Worker, task: Task, deadline_ms: u64) -> Result<(),
             record.next_attempt_at = Some(rfc3339_millis(due));
         }
     }
-    store.record_attempt(key, &record).await?;
+    store.record_attempt(key, &record, matches!(claim, AttemptClaim::TakeOver { .. })).await?;
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! The fan-out worker, fed by the table's stream (the outbox; contract, "Fan-out"): for each event
 //! inserted, one delivery task per endpoint of its app that is active and subscribed to its type,
 //! sent to the delivery queue. The work is batched across the stream batch: one Query of endpoints
-//! per app (not per event), and the tasks of all its events sent 10 to a `SendMessageBatch`.
+//! per app (not per event), and the tasks of all its events sent 10 to a `SendMessageBatch`, several
+//! batches at once.
 //!
 //! An accepted event is never lost or half fanned out: a failure (a Query, a send) stops the batch
 //! at the first record whose tasks are not all sent, and Lambda retries the stream from it; tasks
@@ -13,7 +14,7 @@ use shared::aws_lambda_events::event::dynamodb::EventRecord;
 use shared::model::subscribes;
 use shared::queue::consumer::{StreamFailure, WorkError};
 use shared::queue::worker::Worker;
-use shared::queue::{DeliveryTask, Task, MAX_BATCH};
+use shared::queue::{DeliveryTask, Task};
 use shared::store::published_event;
 use shared::uuid::Uuid;
 
@@ -45,12 +46,10 @@ pub async fn handle(worker: &Worker, records: Vec<EventRecord>) -> Result<(), St
             }
         }
     }
-    for chunk in planned.chunks(MAX_BATCH) {
-        let tasks: Vec<Task> = chunk.iter().map(|(_, task)| task.clone()).collect();
-        if let Err(e) = queue.send_all(&tasks).await {
-            // Every record before this chunk's first is done; from it on, the stream retries.
-            return Err(StreamFailure::at(&records[chunk[0].0], WorkError::from(e)));
-        }
+    let tasks: Vec<Task> = planned.iter().map(|(_, task)| task.clone()).collect();
+    if let Err((first_unsent, e)) = queue.send_all(&tasks).await {
+        // Every task before the first unsent one went out; its record and the rest are retried.
+        return Err(StreamFailure::at(&records[planned[first_unsent].0], WorkError::from(e.clone())));
     }
     stopped.map_or(Ok(()), Err)
 }
