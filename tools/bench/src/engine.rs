@@ -357,7 +357,7 @@ pub async fn report(options: &Options, upstream: &str, relay: &CountingRelay) ->
         peak_rss_kb as f64 / 1024.0,
         mark(peak_rss_kb <= 16 * 1024),
     ));
-    out.push_str("| binary | zipped (host) | zipped (arm64) |\n|---|---|---|\n");
+    out.push_str("Zipped `bootstrap`s (target ≤ 2.5 MB for arm64, what Lambda receives; `cargo lambda build --release --arm64`):\n\n| binary | zipped (host) | zipped (arm64) |\n|---|---|---|\n");
     for binary in ["publish-event", "fan-out", "deliver"] {
         let host = zipped_size(&options.bin_dir.join(binary))
             .map(|b| format!("{:.2} MB", b as f64 / 1e6))

@@ -56,7 +56,8 @@ async fn main() -> Result<(), String> {
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("bind {addr}: {e}"))?;
     println!("API on http://{addr}  (table {})", app.store.table());
     println!("key for app `{app_id}` (webhooks:manage, events:publish): {}", key.key);
-    println!("try: curl -s http://{addr}/apps/{app_id}/webhooks -H 'Authorization: Bearer {}'", key.key);
+    // One line to paste into another terminal: the examples in the README use these names.
+    println!("export API=http://{addr} KEY={}", key.key);
     loop {
         let Ok((mut stream, _)) = listener.accept().await else {
             continue;
