@@ -93,15 +93,21 @@ start_dynamodb_local() {
     pid=$!
     CHILD_PIDS+=("$pid")
     export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+    wait_until_answering "DynamoDB Local" "$AWS_ENDPOINT_URL_DYNAMODB" "$pid" "$LOCAL/dynamodb.log"
+}
+
+# Waits (30 s at most) until `url` answers, or the process `pid` dies (its log is shown then).
+wait_until_answering() {
+    local name="$1" url="$2" pid="$3" logfile="$4"
     for _ in $(seq 1 120); do
-        if curl -s -o /dev/null "$AWS_ENDPOINT_URL_DYNAMODB"; then
-            log "DynamoDB Local on $AWS_ENDPOINT_URL_DYNAMODB"
+        if curl -s -o /dev/null "$url"; then
+            log "$name on ${url%/moto-api/}"
             return
         fi
-        kill -0 "$pid" 2>/dev/null || { cat "$LOCAL/dynamodb.log" >&2; log "DynamoDB Local did not start"; return 1; }
+        kill -0 "$pid" 2>/dev/null || { cat "$logfile" >&2; log "$name did not start"; return 1; }
         sleep 0.25
     done
-    log "DynamoDB Local did not answer within 30 s"; return 1
+    log "$name did not answer within 30 s"; return 1
 }
 
 ensure_python_venv() {
@@ -140,13 +146,5 @@ start_moto() {
     pid=$!
     CHILD_PIDS+=("$pid")
     export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
-    for _ in $(seq 1 120); do
-        if curl -s -o /dev/null "$AWS_ENDPOINT_URL_SQS/moto-api/"; then
-            log "moto's SQS server on $AWS_ENDPOINT_URL_SQS"
-            return
-        fi
-        kill -0 "$pid" 2>/dev/null || { cat "$LOCAL/moto.log" >&2; log "moto's server did not start"; return 1; }
-        sleep 0.25
-    done
-    log "moto's server did not answer within 30 s"; return 1
+    wait_until_answering "moto's SQS server" "$AWS_ENDPOINT_URL_SQS/moto-api/" "$pid" "$LOCAL/moto.log"
 }

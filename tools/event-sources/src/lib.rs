@@ -100,7 +100,8 @@ async fn create_queue(
     out.queue_url.ok_or_else(|| format!("CreateQueue {name}: no URL"))
 }
 
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, String> {
+/// The queue's ARN (`GetQueueAttributes`).
+pub(crate) async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, String> {
     let out = sqs
         .get_queue_attributes()
         .queue_url(url)

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use serde_json::{json, Map, Value};
 
 use crate::Function;
@@ -32,17 +32,7 @@ impl SqsSource {
         queue_url: &str,
         function_timeout: Duration,
     ) -> Result<SqsSource, String> {
-        let attributes = client
-            .get_queue_attributes()
-            .queue_url(queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .map_err(|e| format!("GetQueueAttributes {queue_url}: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
-        let queue_arn = attributes
-            .attributes
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-            .ok_or_else(|| format!("{queue_url} has no ARN"))?;
+        let queue_arn = crate::queue_arn(&client, queue_url).await?;
         let region = queue_arn.split(':').nth(3).unwrap_or("us-east-1").to_owned();
         Ok(SqsSource {
             client,
