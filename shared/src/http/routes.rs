@@ -27,6 +27,8 @@ pub const WEBHOOK: PathShape = PathShape::Item("webhooks");
 pub const EVENTS: PathShape = PathShape::Collection("events");
 /// `/apps/{appId}/events/{eventId}`
 pub const EVENT: PathShape = PathShape::Item("events");
+/// `/apps/{appId}/event-types`
+pub const EVENT_TYPE_LIST: PathShape = PathShape::Collection("event-types");
 
 /// The ids a path carries, still unchecked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,9 +124,10 @@ pub const PUBLISH_EVENT: Route =
     Route { max_body_bytes: MAX_EVENT_BODY_BYTES, ..route("publish-event", EVENTS, &["POST"], Publish, Required) };
 pub const LIST_EVENTS: Route = route("list-events", EVENTS, &["GET"], Read, Ignored);
 pub const GET_EVENT: Route = route("get-event", EVENT, &["GET"], Read, Ignored);
+pub const EVENT_TYPES: Route = route("event-types", EVENT_TYPE_LIST, &["GET"], Read, Ignored);
 
 /// Every route of the contract (sections "Routes" and "Events and delivery").
-pub const ROUTES: [Route; 11] = [
+pub const ROUTES: [Route; 12] = [
     CREATE_WEBHOOK,
     LIST_WEBHOOKS,
     GET_WEBHOOK,
@@ -136,6 +139,7 @@ pub const ROUTES: [Route; 11] = [
     PUBLISH_EVENT,
     LIST_EVENTS,
     GET_EVENT,
+    EVENT_TYPES,
 ];
 
 /// The order methods are listed in an `Allow` header.

@@ -78,6 +78,9 @@ pub async fn check_resolved_addresses(url: &WebhookUrl, policy: &AddressPolicy) 
     url_rule::check_resolved_addresses(url, policy).await.map_err(ApiError::invalid_url)
 }
 
+/// A catalogue up to this many names is named in full in an `invalid_events` message.
+const SHORT_CATALOGUE: usize = 20;
+
 /// The deployment's event catalogue (`EVENT_TYPES`).
 #[derive(Debug, Clone, Default)]
 pub struct EventCatalogue {
@@ -88,6 +91,11 @@ impl EventCatalogue {
     pub fn parse(list: &str) -> Self {
         let names = list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
         EventCatalogue { names }
+    }
+
+    /// The catalogue's names, sorted (`GET /apps/{appId}/event-types`).
+    pub fn names(&self) -> Vec<&str> {
+        self.names.iter().map(String::as_str).collect()
     }
 
     /// Whether `name` is a catalogued event type, exactly (no wildcard).
@@ -148,8 +156,15 @@ impl EventCatalogue {
         }
         if !unknown.is_empty() {
             let quoted: Vec<String> = unknown.iter().map(|n| format!("`{}`", n.escape_debug())).collect();
+            // A short catalogue is named outright; a long one is at `GET /apps/{appId}/event-types`.
+            let choices = if self.names.len() <= SHORT_CATALOGUE {
+                let names: Vec<String> = self.names.iter().map(|n| format!("`{n}`")).collect();
+                format!(" The catalogue: {}.", names.join(", "))
+            } else {
+                " The catalogue is listed at `GET /apps/{appId}/event-types`.".to_owned()
+            };
             return Err(ApiError::invalid_events(format!(
-                "Unknown event types: {}. Use `*`, a catalogued name, or a catalogued prefix such as `invoice.*`.",
+                "Unknown event types: {}. Use `*`, a catalogued name, or a catalogued prefix such as `invoice.*`.{choices}",
                 quoted.join(", ")
             )));
         }

@@ -149,3 +149,28 @@ async fn a_retried_publish_with_the_same_key_replays_and_stores_once() {
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(listed(&reader, "").await.data().as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_catalogue_is_listed_sorted_for_readers_of_the_app() {
+    let world = World::new().await;
+    let reader =
+        Client { app: world.container(), app_id: "acme".into(), key: world.key("acme", &["webhooks:read"]).await };
+    let answer = reader.send(Req::new("GET", "/apps/acme/event-types")).await;
+    answer.assert_status(200);
+    let mut expected: Vec<&str> = integration_tests::EVENT_TYPES.split(',').collect();
+    expected.sort();
+    assert_eq!(answer.data(), &json!(expected));
+    // The key's rules, as on every route: no key 401, a publishing key 403, another app's path 404.
+    let path = "/apps/acme/event-types";
+    integration_tests::send(&reader.app, &Req::new("GET", path)).await.assert_error(401, "invalid_key");
+    let platform = publisher(&world, "acme").await;
+    platform.send(Req::new("GET", path)).await.assert_error(403, "insufficient_permissions");
+    reader.send(Req::new("GET", "/apps/globex/event-types")).await.assert_error(404, "not_found");
+    reader.send(Req::new("POST", path).json(json!({}))).await.assert_error(405, "method_not_allowed");
+    // A short catalogue is named in the invalid_events message.
+    let manager = Client::new(&world, "acme").await;
+    let refused = manager.create(json!({"url": "https://example.com/hook", "events": ["invoice.refunded"]})).await;
+    refused.assert_error(400, "invalid_events");
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(expected.iter().all(|name| message.contains(&format!("`{name}`"))), "{message}");
+}

@@ -57,9 +57,12 @@ async fn every_route_answers_its_fixture_event() {
     let event = send(&app, &fixture_for("get-event", &event_id)).await;
     event.assert_status(200);
     assert_eq!(event.data()["data"], json!({"invoiceId": "in_1", "amount": 4200}));
+    let catalogue = send(&app, &Req::fixture("event-types")).await;
+    catalogue.assert_status(200);
+    assert_eq!(catalogue.data()[0], json!("customer.created"), "sorted");
     // Every fixture is routed to the function it is named after.
     let names = ["create", "list", "get", "update", "delete", "rotate", "test-ping", "deliveries", "fallback"];
-    for name in names.into_iter().chain(["publish-event", "list-events", "get-event"]) {
+    for name in names.into_iter().chain(["publish-event", "list-events", "get-event", "event-types"]) {
         let req = Req::fixture(name);
         assert_eq!(local_api::function_for(&req.rest_method(), &req.raw_path()), name);
         assert_eq!(req.event["requestContext"]["requestId"], json!(format!("fixture-{name}")));

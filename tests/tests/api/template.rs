@@ -150,6 +150,7 @@ async fn actions_of(function: &str) -> BTreeSet<String> {
             vec![Req::new("GET", "/apps/acme/events?limit=1"), Req::new("GET", "/apps/acme/events?type=ping")]
         }
         "get-event" => vec![Req::new("GET", &format!("/apps/acme/events/{event_id}"))],
+        "event-types" => vec![Req::new("GET", "/apps/acme/event-types")],
         "fallback" => vec![Req::new("DELETE", &setup.collection())],
         other => panic!("no scenario for {other}"),
     };
@@ -178,6 +179,7 @@ async fn every_function_may_call_exactly_what_its_code_calls_and_nothing_that_sc
         "publish-event",
         "list-events",
         "get-event",
+        "event-types",
     ];
     for dir in dirs {
         let binary = package_name(dir);

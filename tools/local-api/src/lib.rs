@@ -28,6 +28,7 @@ pub async fn invoke(container: &App, req: Request) -> Response<Body> {
         "deliveries" => list_deliveries::handle(container, req).await,
         "publish-event" => publish_event::handle(container, req).await,
         "list-events" => list_events::handle(container, req).await,
+        "event-types" => event_types::handle(container, req).await,
         "get-event" => get_event::handle(container, req).await,
         _ => fallback::handle(container, req).await,
     }
