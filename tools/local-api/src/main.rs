@@ -56,8 +56,20 @@ async fn main() -> Result<(), String> {
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("bind {addr}: {e}"))?;
     println!("API on http://{addr}  (table {})", app.store.table());
     println!("key for app `{app_id}` (webhooks:manage, events:publish): {}", key.key);
-    // One line to paste into another terminal: the examples in the README use these names.
-    println!("export API=http://{addr} KEY={}", key.key);
+    // One line to paste into another terminal: the README's examples and the key tool use these.
+    // The AWS credentials are printed only when they are the scripts' dummy ones.
+    let mut exports =
+        vec![format!("API=http://{addr}"), format!("KEY={}", key.key), format!("TABLE_NAME={}", app.store.table())];
+    for name in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "AWS_REGION"] {
+        if let Ok(value) = std::env::var(name) {
+            exports.push(format!("{name}={value}"));
+        }
+    }
+    let dummy = |name: &str| std::env::var(name).is_ok_and(|v| v == "local");
+    if dummy("AWS_ACCESS_KEY_ID") && dummy("AWS_SECRET_ACCESS_KEY") {
+        exports.push("AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local".to_owned());
+    }
+    println!("export {}", exports.join(" "));
     loop {
         let Ok((mut stream, _)) = listener.accept().await else {
             continue;

@@ -87,7 +87,38 @@ async fn main() -> ExitCode {
     }
     match run(&args).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&e),
+        Err(e) => {
+            // A failure at run time is the tool's own: its cause in one line, no usage hint.
+            eprintln!("webhook-keys: {}", explain(&e, args.get("table")));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The cause of a failed call in words a person can act on, for the failures met in practice
+/// (the SDK's own text follows, for anything else); never the API's caller texts.
+fn explain(error: &str, table: Option<&str>) -> String {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .ok()
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| "DynamoDB in AWS".to_owned());
+    let table = table.map(str::to_owned).or_else(|| std::env::var("TABLE_NAME").ok()).unwrap_or_default();
+    if error.contains("ResourceNotFoundException") {
+        format!(
+            "table `{table}` not found at {endpoint}. DynamoDB Local keeps one database per access key and region: \
+             use the same AWS_ACCESS_KEY_ID and AWS_REGION as the process that created it (scripts/dev prints its \
+             `export` line), or create the table with `webhook-keys --table {table} create-table`."
+        )
+    } else if error.contains("ConnectionRefused") || error.contains("Connection refused") {
+        format!("cannot connect to {endpoint}: connection refused. Is it running? scripts/dev picks a new port every run and prints it.")
+    } else if error.contains("MissingSigningRegion") || error.contains("NoRegion") {
+        "no AWS region: set AWS_REGION (scripts/dev uses us-east-1).".to_owned()
+    } else if error.contains("CredentialsNotLoaded") {
+        "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (for DynamoDB Local, the dummy values scripts/dev prints).".to_owned()
+    } else if error.contains("dispatch failure") || error.contains("timeout") {
+        format!("cannot reach {endpoint}: {error}")
+    } else {
+        error.to_owned()
     }
 }
 

@@ -36,6 +36,26 @@ fn help_and_usage_errors() {
     assert!(String::from_utf8_lossy(&no_table.stderr).contains("TABLE_NAME"));
 }
 
+#[test]
+fn failures_name_their_real_cause() {
+    // Nothing listens on port 1: the tool says so, with the URL, not a generic "unavailable".
+    let refused = Command::new(env!("CARGO_BIN_EXE_webhook-keys"))
+        .args(["--table", "t", "list", "--app", "acme"])
+        .env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("http://127.0.0.1:1") && said.contains("connection refused"), "{said}");
+    // A table that does not exist (where DynamoDB Local is): named, with the way to create it.
+    if std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok() {
+        let missing = cli(&["--table", "no-such-table", "list", "--app", "acme"]);
+        let said = String::from_utf8_lossy(&missing.stderr);
+        assert!(said.contains("table `no-such-table` not found") && said.contains("create-table"), "{said}");
+        assert!(!said.contains("Something went wrong") && !said.contains("briefly unavailable"), "{said}");
+    }
+}
+
 #[tokio::test]
 async fn issues_lists_and_revokes_keys_in_the_table_it_is_pointed_at() {
     assert!(std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(), "run through scripts/test");
