@@ -84,6 +84,28 @@ pub struct Deliverer {
     timeouts: Timeouts,
 }
 
+/// A `Deliverer` built on first use (a container that never sends never reads its CA file), with
+/// the bounds it will have. Shared by the route functions' `App` and the workers' `Worker`.
+pub struct LazyDeliverer {
+    built: std::sync::OnceLock<Deliverer>,
+    timeouts: Timeouts,
+}
+
+impl LazyDeliverer {
+    pub fn new(timeouts: Timeouts) -> LazyDeliverer {
+        LazyDeliverer { built: std::sync::OnceLock::new(), timeouts }
+    }
+
+    /// The client, built now if it was not yet; the error of `Deliverer::new` otherwise.
+    pub fn get(&self, config: &Config) -> Result<&Deliverer, String> {
+        if let Some(deliverer) = self.built.get() {
+            return Ok(deliverer);
+        }
+        let built = Deliverer::new(config, self.timeouts)?;
+        Ok(self.built.get_or_init(|| built))
+    }
+}
+
 impl Deliverer {
     /// Trusts the public web's roots plus `WEBHOOK_EXTRA_CA_FILE`, if set (see `trust`).
     /// An unreadable or empty extra-roots file is an `Err` naming the variable.

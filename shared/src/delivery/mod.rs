@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
-pub use client::{Attempt, Deliverer, Timeouts};
+pub use client::{Attempt, Deliverer, LazyDeliverer, Timeouts};
 
 use crate::model::{test_ping_payload, Delivery, DeliveryStatus, DeliveryTarget, Event, Trigger, TEST_EVENT_TYPE};
 use crate::time::rfc3339_millis;

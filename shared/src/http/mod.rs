@@ -14,12 +14,12 @@ pub mod routes;
 pub mod runtime;
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response};
 
 use crate::config::Config;
-use crate::delivery::{Deliverer, Timeouts};
+use crate::delivery::{Deliverer, LazyDeliverer, Timeouts};
 use crate::error::ApiError;
 use crate::store::{dynamodb_client, KeyGuard, KeyRejection, Store, StoreError};
 use crate::validate::{is_valid_app_id, parse_webhook_id};
@@ -34,30 +34,24 @@ pub struct App {
     pub config: Config,
     pub store: Store,
     /// The outbound client, built by the first route that sends (only test-ping does).
-    deliverer: OnceLock<Deliverer>,
-    delivery_timeouts: Timeouts,
+    deliverer: LazyDeliverer,
 }
 
 impl App {
     pub fn new(config: Config, client: aws_sdk_dynamodb::Client) -> App {
         let store = Store::new(client, config.table_name.clone());
-        App { config, store, deliverer: OnceLock::new(), delivery_timeouts: Timeouts::CONTRACT }
+        App { config, store, deliverer: LazyDeliverer::new(Timeouts::CONTRACT) }
     }
 
     /// Replaces the delivery timeouts (tests of slow receivers).
     pub fn with_delivery_timeouts(mut self, timeouts: Timeouts) -> App {
-        self.delivery_timeouts = timeouts;
+        self.deliverer = LazyDeliverer::new(timeouts);
         self
     }
 
     /// The container's outbound client; a bad `WEBHOOK_EXTRA_CA_FILE` is a 500 with the reason logged.
     pub fn deliverer(&self) -> Result<&Deliverer, ApiError> {
-        if let Some(deliverer) = self.deliverer.get() {
-            return Ok(deliverer);
-        }
-        let built =
-            Deliverer::new(&self.config, self.delivery_timeouts).map_err(|e| ApiError::internal().with_detail(e))?;
-        Ok(self.deliverer.get_or_init(|| built))
+        self.deliverer.get(&self.config).map_err(|e| ApiError::internal().with_detail(e))
     }
 
     /// `Config::from_env` and a DynamoDB client; `Err` names what is misconfigured.

@@ -3,7 +3,6 @@
 //! `run_stream`, which start the Lambda runtime with the consumer rules of `consumer`.
 
 use std::future::Future;
-use std::sync::OnceLock;
 
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -13,7 +12,7 @@ use super::consumer::{sqs_batch, stream_batch, StreamFailure, WorkError};
 use super::{Queue, Task};
 use crate::config::Config;
 use crate::delivery::schedule::RetrySchedule;
-use crate::delivery::{Deliverer, Timeouts};
+use crate::delivery::{Deliverer, LazyDeliverer, Timeouts};
 use crate::store::Store;
 
 pub struct Worker {
@@ -25,8 +24,7 @@ pub struct Worker {
     pub retry_queue: Option<Queue>,
     /// `RETRY_SCHEDULE`, or the contract's default.
     pub schedule: RetrySchedule,
-    deliverer: OnceLock<Deliverer>,
-    delivery_timeouts: Timeouts,
+    deliverer: LazyDeliverer,
 }
 
 impl Worker {
@@ -45,8 +43,7 @@ impl Worker {
             retry_queue: queue("RETRY_QUEUE_URL"),
             schedule: RetrySchedule::parse(&vars("RETRY_SCHEDULE").unwrap_or_default())?,
             config,
-            deliverer: OnceLock::new(),
-            delivery_timeouts: Timeouts::CONTRACT,
+            deliverer: LazyDeliverer::new(Timeouts::CONTRACT),
         })
     }
 
@@ -59,17 +56,13 @@ impl Worker {
 
     /// Other send bounds (tests use short ones).
     pub fn with_delivery_timeouts(mut self, timeouts: Timeouts) -> Worker {
-        self.delivery_timeouts = timeouts;
+        self.deliverer = LazyDeliverer::new(timeouts);
         self
     }
 
     /// The delivery client, built on first use. An unreadable `WEBHOOK_EXTRA_CA_FILE` is an error.
     pub fn deliverer(&self) -> Result<&Deliverer, WorkError> {
-        if let Some(deliverer) = self.deliverer.get() {
-            return Ok(deliverer);
-        }
-        let built = Deliverer::new(&self.config, self.delivery_timeouts).map_err(WorkError)?;
-        Ok(self.deliverer.get_or_init(|| built))
+        self.deliverer.get(&self.config).map_err(WorkError)
     }
 
     /// A queue this worker must have been given.
