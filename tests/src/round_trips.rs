@@ -39,18 +39,6 @@ impl CallLog {
     /// The operations since the last take, and how many round trips they cost one after another:
     /// calls in flight at the same time share one (a call that starts before every earlier one
     /// has answered adds none).
-    /// The operations since the last `take` with how long each took to answer.
-    pub fn take_timed(&self) -> Vec<(String, std::time::Duration)> {
-        let Ok(mut calls) = self.0.lock() else { return Vec::new() };
-        let spans = std::mem::take(&mut calls.spans);
-        let operations = std::mem::take(&mut calls.operations);
-        operations
-            .into_iter()
-            .zip(spans)
-            .map(|(op, (start, end))| (op, end.map(|e| e - start).unwrap_or_default()))
-            .collect()
-    }
-
     pub fn take_with_trips(&self) -> (Vec<String>, usize) {
         let Ok(mut calls) = self.0.lock() else { return (Vec::new(), 0) };
         let spans = std::mem::take(&mut calls.spans);

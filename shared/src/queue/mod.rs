@@ -106,10 +106,6 @@ impl Queue {
         Queue { client, url: url.into() }
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// Sends `task`, visible after `delay_seconds` (at most `MAX_DELAY_SECONDS`).
     pub async fn send(&self, task: &Task, delay_seconds: u64) -> Result<(), QueueError> {
         self.client

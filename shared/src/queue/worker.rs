@@ -19,9 +19,9 @@ pub struct Worker {
     pub config: Config,
     pub store: Store,
     /// `DELIVERY_QUEUE_URL`: where fresh attempts go (the fan-out sends there).
-    pub delivery_queue: Option<Queue>,
+    delivery_queue: Option<Queue>,
     /// `RETRY_QUEUE_URL`: where retries go, so a backlog never delays fresh events.
-    pub retry_queue: Option<Queue>,
+    retry_queue: Option<Queue>,
     /// `RETRY_SCHEDULE`, or the contract's default.
     pub schedule: RetrySchedule,
     deliverer: LazyDeliverer,
@@ -54,20 +54,19 @@ impl Worker {
         Worker::new(config, aws_sdk_dynamodb::Client::new(&shared), aws_sdk_sqs::Client::new(&shared), vars)
     }
 
-    /// Other send bounds (tests use short ones).
-    pub fn with_delivery_timeouts(mut self, timeouts: Timeouts) -> Worker {
-        self.deliverer = LazyDeliverer::new(timeouts);
-        self
-    }
-
     /// The delivery client, built on first use. An unreadable `WEBHOOK_EXTRA_CA_FILE` is an error.
     pub fn deliverer(&self) -> Result<&Deliverer, WorkError> {
         self.deliverer.get(&self.config).map_err(WorkError)
     }
 
-    /// A queue this worker must have been given.
-    pub fn queue<'a>(&self, queue: &'a Option<Queue>, variable: &str) -> Result<&'a Queue, WorkError> {
-        queue.as_ref().ok_or_else(|| WorkError(format!("{variable} is not set")))
+    /// `DELIVERY_QUEUE_URL`'s queue, which the fan-out must have been given.
+    pub fn delivery_queue(&self) -> Result<&Queue, WorkError> {
+        self.delivery_queue.as_ref().ok_or_else(|| WorkError("DELIVERY_QUEUE_URL is not set".into()))
+    }
+
+    /// `RETRY_QUEUE_URL`'s queue, which the deliver worker must have been given.
+    pub fn retry_queue(&self) -> Result<&Queue, WorkError> {
+        self.retry_queue.as_ref().ok_or_else(|| WorkError("RETRY_QUEUE_URL is not set".into()))
     }
 }
 

@@ -32,7 +32,7 @@ pub async fn handle(worker: &Worker, task: Task, deadline_ms: u64) -> Result<(),
     let now = now_millis();
     if let Some(due) = task.due_at_ms.filter(|due| *due > now + DUE_TOLERANCE_MS) {
         // Longer than one SQS delay: hop again, carrying the due time.
-        let retry_queue = worker.queue(&worker.retry_queue, "RETRY_QUEUE_URL")?;
+        let retry_queue = worker.retry_queue()?;
         retry_queue.send(&Task::Deliver(task.clone()), delay_seconds(due, now)).await?;
         return Ok(());
     }
@@ -67,7 +67,7 @@ pub async fn handle(worker: &Worker, task: Task, deadline_ms: u64) -> Result<(),
         if let Some(wait) = worker.schedule.delay_after(task.attempt, random_jitter(), sent.retry_after) {
             // `nextAttemptAt` counts from the end of the attempt (contract, "Fine points").
             let due = attempted_at + record.duration_ms + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-            let retry_queue = worker.queue(&worker.retry_queue, "RETRY_QUEUE_URL")?;
+            let retry_queue = worker.retry_queue()?;
             retry_queue.send(&Task::Deliver(task.next(due)), delay_seconds(due, now_millis())).await?;
             record.next_attempt_at = Some(rfc3339_millis(due));
         }

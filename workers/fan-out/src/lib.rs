@@ -22,8 +22,7 @@ use shared::uuid::Uuid;
 /// `storage: …`, `queue: …`, `DELIVERY_QUEUE_URL is not set`.
 pub async fn handle(worker: &Worker, records: Vec<EventRecord>) -> Result<(), StreamFailure> {
     let Some(first) = records.first() else { return Ok(()) };
-    let queue =
-        worker.queue(&worker.delivery_queue, "DELIVERY_QUEUE_URL").map_err(|why| StreamFailure::at(first, why))?;
+    let queue = worker.delivery_queue().map_err(|why| StreamFailure::at(first, why))?;
     let mut subscriptions: HashMap<String, Vec<(Uuid, Vec<String>)>> = HashMap::new();
     // (index of the record, its task), in record order.
     let mut planned: Vec<(usize, Task)> = Vec::new();
