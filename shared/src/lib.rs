@@ -9,6 +9,7 @@
 //! - `delivery`: one signed send and its record;
 //! - `http`: routes, request checks, idempotency, envelope, auth, runtime start;
 //! - `queue`: the task message, the SQS sender, the batch rules of the workers, the worker context;
+//! - `health`: the endpoint's failing clock and when it disables the endpoint (pure);
 //! - `config`, `cursor`, `secrets`, `time`, `trust`, `error`: the small shared pieces.
 
 pub mod aws;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod cursor;
 pub mod delivery;
 pub mod error;
+pub mod health;
 pub mod http;
 pub mod model;
 pub mod queue;
@@ -36,6 +38,7 @@ pub use http::App;
 
 // Re-exported so route and worker crates need no direct dependency of their own.
 pub use aws_lambda_events;
+pub use futures_util;
 pub use lambda_http;
 pub use tokio;
 pub use uuid;

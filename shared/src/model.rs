@@ -18,9 +18,42 @@ pub struct Endpoint {
     pub events: Vec<String>,
     pub description: Option<String>,
     pub active: bool,
+    /// Why the endpoint is inactive: `failing` (the service, auto-disable) or `manual` (the
+    /// customer set `active: false`); `None` while active (contract, "Auto-disable").
+    pub disabled_reason: Option<DisabledReason>,
+    /// Deliveries per second (1–10000), `None` for no limit (contract, "Rate limit per endpoint").
+    pub rate_limit: Option<u32>,
     pub metadata: Map<String, Value>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// Why an endpoint is inactive (contract, "Auto-disable").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DisabledReason {
+    /// The service disabled it: an event's schedule was spent after failing for longer than
+    /// `DISABLE_AFTER_SECONDS`.
+    Failing,
+    /// The customer set `active: false` (on create or update).
+    Manual,
+}
+
+impl DisabledReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisabledReason::Failing => "failing",
+            DisabledReason::Manual => "manual",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DisabledReason> {
+        match text {
+            "failing" => Some(DisabledReason::Failing),
+            "manual" => Some(DisabledReason::Manual),
+            _ => None,
+        }
+    }
 }
 
 /// The create response: the endpoint plus its signing secret, shown this once. `Debug` prints the
@@ -39,6 +72,7 @@ pub struct NewEndpoint {
     pub events: Vec<String>,
     pub description: Option<String>,
     pub active: bool,
+    pub rate_limit: Option<u32>,
     pub metadata: Map<String, Value>,
 }
 
@@ -49,10 +83,28 @@ pub struct EndpointPatch {
     pub events: Option<Vec<String>>,
     pub description: Option<Option<String>>,
     pub active: Option<bool>,
+    /// `Some(None)` removes the limit.
+    pub rate_limit: Option<Option<u32>>,
     pub metadata: Option<Map<String, Value>>,
 }
 
-const ENDPOINT_FIELDS: [&str; 5] = ["url", "events", "description", "active", "metadata"];
+/// The fields create and update take; `disabledReason` is named too, so that sending it is
+/// `invalid_field` (it is never input) rather than `unknown_field`.
+const ENDPOINT_FIELDS: [&str; 7] =
+    ["url", "events", "description", "active", "rateLimit", "metadata", "disabledReason"];
+/// The fields an update may change (the `{}` message lists them).
+const CHANGEABLE_FIELDS: [&str; 6] = ["url", "events", "description", "active", "rateLimit", "metadata"];
+
+/// `disabledReason` is the service's to set (contract, "Fine points").
+fn refuse_disabled_reason(body: &Map<String, Value>) -> Result<(), ApiError> {
+    if body.contains_key("disabledReason") {
+        return Err(ApiError::invalid_field(
+            "disabledReason",
+            "`disabledReason` is set by the service; set `active` instead (`false` records `manual`).",
+        ));
+    }
+    Ok(())
+}
 
 impl CreatedEndpoint {
     /// The endpoint `new` becomes at `now_ms`: a fresh UUIDv7 id and signing secret, both
@@ -66,6 +118,8 @@ impl CreatedEndpoint {
             events: new.events.clone(),
             description: new.description.clone(),
             active: new.active,
+            disabled_reason: (!new.active).then_some(DisabledReason::Manual),
+            rate_limit: new.rate_limit,
             metadata: new.metadata.clone(),
             created_at: now.clone(),
             updated_at: now,
@@ -77,6 +131,7 @@ impl CreatedEndpoint {
 impl NewEndpoint {
     pub async fn from_body(body: &Map<String, Value>, config: &Config) -> Result<Self, ApiError> {
         reject_unknown_fields(body, &ENDPOINT_FIELDS)?;
+        refuse_disabled_reason(body)?;
         let url = body.get("url").ok_or_else(|| ApiError::missing_field("url"))?;
         let events = body.get("events").ok_or_else(|| ApiError::missing_field("events"))?;
         let url = webhook_url(url, config)?;
@@ -84,6 +139,7 @@ impl NewEndpoint {
             events: config.events.validate(events)?,
             description: body.get("description").map(validate::description).transpose()?.flatten(),
             active: body.get("active").map(validate::active).transpose()?.unwrap_or(true),
+            rate_limit: body.get("rateLimit").map(validate::rate_limit).transpose()?.flatten(),
             metadata: body.get("metadata").map(validate::metadata).transpose()?.unwrap_or_default(),
             url,
         };
@@ -96,14 +152,16 @@ impl NewEndpoint {
 impl EndpointPatch {
     pub async fn from_body(body: &Map<String, Value>, config: &Config) -> Result<Self, ApiError> {
         reject_unknown_fields(body, &ENDPOINT_FIELDS)?;
+        refuse_disabled_reason(body)?;
         if body.is_empty() {
-            return Err(ApiError::nothing_to_change(&ENDPOINT_FIELDS));
+            return Err(ApiError::nothing_to_change(&CHANGEABLE_FIELDS));
         }
         let patch = EndpointPatch {
             url: body.get("url").map(|u| webhook_url(u, config)).transpose()?,
             events: body.get("events").map(|e| config.events.validate(e)).transpose()?,
             description: body.get("description").map(validate::description).transpose()?,
             active: body.get("active").map(validate::active).transpose()?,
+            rate_limit: body.get("rateLimit").map(validate::rate_limit).transpose()?,
             metadata: body.get("metadata").map(validate::metadata).transpose()?,
         };
         if let Some(url) = &patch.url {
@@ -127,7 +185,12 @@ impl EndpointPatch {
             endpoint.description = description.clone();
         }
         if let Some(active) = self.active {
+            // Re-enabling clears the reason; pausing by hand is `manual`, also over `failing`.
             endpoint.active = active;
+            endpoint.disabled_reason = (!active).then_some(DisabledReason::Manual);
+        }
+        if let Some(rate_limit) = self.rate_limit {
+            endpoint.rate_limit = rate_limit;
         }
         if let Some(metadata) = &self.metadata {
             endpoint.metadata = metadata.clone();
@@ -365,6 +428,69 @@ pub fn event_type_filter(value: Option<&str>, config: &Config) -> Result<Option<
     value.map(|name| config.events.event_type(&Value::String(name.to_owned()), "type")).transpose()
 }
 
+/// How far back a recover may reach: 30 days, the events' own lifetime (contract, "Recover").
+pub const MAX_RECOVER_WINDOW_MS: u64 = 30 * 24 * 60 * 60 * 1000;
+
+/// A validated recover body and its answer (contract, "Recover"): the window of the events'
+/// `createdAt`, `since` at most 30 days back, `until` (default now) not in the future, `since`
+/// before `until`; both answered normalised (RFC 3339 UTC with milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecoveryWindow {
+    pub since: String,
+    pub until: String,
+    #[serde(skip)]
+    pub since_ms: u64,
+    #[serde(skip)]
+    pub until_ms: u64,
+}
+
+impl RecoveryWindow {
+    /// `{"since": RFC 3339, "until"?: RFC 3339}` read at `now_ms`; 400 `missing_required_field`,
+    /// `unknown_field` or `invalid_field` naming the field at fault.
+    pub fn from_body(body: &Map<String, Value>, now_ms: u64) -> Result<RecoveryWindow, ApiError> {
+        reject_unknown_fields(body, &["since", "until"])?;
+        let instant = |field: &str| -> Result<Option<u64>, ApiError> {
+            body.get(field)
+                .map(|value| {
+                    value.as_str().and_then(crate::time::parse_rfc3339_millis).ok_or_else(|| {
+                        ApiError::invalid_field(
+                            field,
+                            format!("`{field}` must be an RFC 3339 timestamp such as `2026-05-12T12:00:00.000Z`."),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let since_ms = instant("since")?.ok_or_else(|| ApiError::missing_field("since"))?;
+        let until_ms = instant("until")?.unwrap_or(now_ms);
+        if until_ms > now_ms {
+            return Err(ApiError::invalid_field("until", "`until` may not be in the future."));
+        }
+        if since_ms < now_ms.saturating_sub(MAX_RECOVER_WINDOW_MS) {
+            return Err(ApiError::invalid_field(
+                "since",
+                "`since` may be at most 30 days ago (events are kept 30 days).",
+            ));
+        }
+        if since_ms >= until_ms {
+            return Err(ApiError::invalid_field("since", "`since` must be before `until`."));
+        }
+        let at = crate::time::rfc3339_millis;
+        Ok(RecoveryWindow { since: at(since_ms), until: at(until_ms), since_ms, until_ms })
+    }
+}
+
+/// A validated resend body: `{"webhookId": UUID}`. A `webhookId` that is not a UUID is 404
+/// `not_found`, as a path id would be (contract, "Fine points").
+pub fn resend_target(body: &Map<String, Value>) -> Result<uuid::Uuid, ApiError> {
+    reject_unknown_fields(body, &["webhookId"])?;
+    match body.get("webhookId") {
+        None => Err(ApiError::missing_field("webhookId")),
+        Some(Value::String(id)) => crate::validate::parse_webhook_id(id).ok_or_else(ApiError::not_found),
+        Some(_) => Err(ApiError::invalid_field("webhookId", "`webhookId` must be a string (the endpoint's id).")),
+    }
+}
+
 /// The event type of a test ping.
 pub const TEST_EVENT_TYPE: &str = "webhook.test";
 
@@ -404,6 +530,8 @@ mod tests {
             events: vec![],
             description: None,
             active: true,
+            disabled_reason: None,
+            rate_limit: None,
             metadata: Map::new(),
             created_at: "t".into(),
             updated_at: "t".into(),
@@ -431,6 +559,36 @@ mod tests {
         assert!(!subscribes(&subs(&["invoice.*"]), "invoice"));
         assert!(!subscribes(&subs(&["invoice.paid"]), "invoice.paid.late"));
         assert!(!subscribes(&subs(&[]), "invoice.paid"));
+    }
+
+    #[test]
+    fn recover_windows_follow_the_contract() {
+        let now = crate::time::parse_rfc3339_millis("2026-12-01T12:00:00.000Z").unwrap();
+        let window = |v: Value| RecoveryWindow::from_body(&body(v), now);
+        let ok = window(json!({"since": "2026-12-01T13:00:00+02:00"})).unwrap();
+        assert_eq!((ok.since.as_str(), ok.until.as_str()), ("2026-12-01T11:00:00.000Z", "2026-12-01T12:00:00.000Z"));
+        assert_eq!(ok.until_ms - ok.since_ms, 3_600_000);
+        let field = |v: Value| {
+            let e = window(v).unwrap_err();
+            (e.code, e.field)
+        };
+        let at = |f: &str| ("invalid_field", Some(f.to_owned()));
+        assert_eq!(field(json!({})), ("missing_required_field", Some("since".to_owned())));
+        assert_eq!(field(json!({"since": "yesterday"})), at("since"));
+        assert_eq!(field(json!({"since": 5})), at("since"));
+        assert_eq!(field(json!({"since": "2026-10-01T00:00:00Z"})), at("since"), "more than 30 days back");
+        assert_eq!(field(json!({"since": "2026-12-01T11:00:00Z", "until": "2026-12-01T12:00:01Z"})), at("until"));
+        assert_eq!(field(json!({"since": "2026-12-01T11:00:00Z", "until": "2026-12-01T11:00:00Z"})), at("since"));
+        assert_eq!(field(json!({"since": "2026-12-01T11:00:00Z", "to": "x"})).0, "unknown_field");
+    }
+
+    #[test]
+    fn a_resend_names_an_endpoint_by_uuid() {
+        let id = "0193a5b0-7c2e-7d3f-8a4b-5c6d7e8f9a0b";
+        assert_eq!(resend_target(&body(json!({"webhookId": id}))).unwrap().to_string(), id);
+        assert_eq!(resend_target(&body(json!({"webhookId": "nope"}))).unwrap_err().status, 404);
+        assert_eq!(resend_target(&body(json!({}))).unwrap_err().code, "missing_required_field");
+        assert_eq!(resend_target(&body(json!({"webhookId": 7}))).unwrap_err().code, "invalid_field");
     }
 
     #[test]

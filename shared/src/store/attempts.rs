@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRe
 use uuid::Uuid;
 
 use super::deliveries::{record_puts, status_copy_key};
-use super::endpoints::webhook_sk;
+use super::endpoints::{rate_limit_of, webhook_sk, FAILING_SINCE};
 use super::error::{build_error, is_conditional_failure, sdk_error};
 use super::events::{event_from_item, expired, EVENT_PREFIX};
 use super::secrets::target_from_item;
@@ -121,33 +121,96 @@ fn state_from_item(item: &Item) -> Result<AttemptState, StoreError> {
     })
 }
 
+/// The endpoint as an attempt needs it: where and how to sign, its subscriptions, whether it is
+/// `active`, its failing clock (Unix ms, contract "Auto-disable") and its `rateLimit` (deliveries
+/// per second).
+#[derive(Debug, Clone)]
+pub struct AttemptEndpoint {
+    pub target: DeliveryTarget,
+    pub events: Vec<String>,
+    pub active: bool,
+    pub failing_since_ms: Option<u64>,
+    pub rate_limit: Option<u32>,
+}
+
 /// What one attempt needs, read in one request: the event (`None` once expired or absent), the
-/// endpoint as a target with its `active` flag (`None` once deleted) and the attempt state.
+/// endpoint (`None` once deleted) and the attempt state.
 #[derive(Debug, Clone)]
 pub struct AttemptInputs {
     pub event: Option<Event>,
-    pub endpoint: Option<(DeliveryTarget, bool)>,
+    pub endpoint: Option<AttemptEndpoint>,
     pub state: Option<AttemptState>,
 }
 
+/// The lowest and highest attempt-state sort keys of events created in `[since_ms, until_ms]`:
+/// UUIDv7 ids begin with their creation time in milliseconds (RFC 9562, section 5.7), so the
+/// window is one key range. The range is widened by a second on each side, because an event's id
+/// and its `createdAt` are taken a moment apart; the caller applies the exact window to `createdAt`.
+pub fn attempt_window(since_ms: u64, until_ms: u64) -> (String, String) {
+    let id = |ms: u64, fill: &str| {
+        let ms = ms & 0xffff_ffff_ffff;
+        format!("{ATTEMPT_PREFIX}{:08x}-{:04x}-{fill}", ms >> 16, ms & 0xffff)
+    };
+    (id(since_ms.saturating_sub(1000), "0000-0000-000000000000"), id(until_ms + 1000, "ffff-ffff-ffffffffffff"))
+}
+
+/// One page of an endpoint's events that a recover may re-send: their ids and attempt states.
+#[derive(Debug, Clone, Default)]
+pub struct RecoveryPage {
+    pub candidates: Vec<(Uuid, AttemptState)>,
+    /// The last event id read, when more may follow: the next page starts after it.
+    pub next_after: Option<Uuid>,
+}
+
+impl AttemptState {
+    /// Whether a recover re-sends this event (contract, "Recover"): its latest attempt failed, or
+    /// was claimed by a run that never recorded it (the claim ran out). Delivered events and
+    /// attempts being made are left alone.
+    pub fn needs_recovery(&self, now_ms: u64) -> bool {
+        match self.status {
+            AttemptStatus::Failed => true,
+            AttemptStatus::Sending => self.lease_until_ms < now_ms,
+            AttemptStatus::Succeeded => false,
+        }
+    }
+}
+
 impl Store {
-    /// The event, the endpoint and the attempt state in one consistent BatchGetItem.
+    /// The event, the endpoint and the attempt state in one consistent BatchGetItem, for a worker.
     /// Errors: `Unavailable`, `Other` (a corrupt item).
     pub async fn attempt_inputs(&self, key: AttemptKey<'_>) -> Result<AttemptInputs, StoreError> {
+        self.attempt_inputs_guarded(key, &KeyGuard::internal()).await
+    }
+
+    /// `attempt_inputs` for a route: the caller's key is settled in the same request (nothing read
+    /// is answered unless the key may see it). Errors: `KeyRejected`, `Unavailable`, `Other`.
+    pub async fn attempt_inputs_guarded(
+        &self,
+        key: AttemptKey<'_>,
+        guard: &KeyGuard,
+    ) -> Result<AttemptInputs, StoreError> {
         let keys = vec![
             key_of(app_pk(key.app_id), format!("{EVENT_PREFIX}{}", key.event_id)),
             key_of(app_pk(key.app_id), webhook_sk(key.webhook_id)),
             state_key(key),
         ];
-        let found = self.settle_with(&KeyGuard::internal(), keys, None, "BatchGetItem attempt").await?;
+        let found = self.settle_with(guard, keys, None, "BatchGetItem attempt").await?;
         let mut found = found.into_iter();
         let (event, endpoint, state) = (found.next().flatten(), found.next().flatten(), found.next().flatten());
         let now = now_millis();
         let event = event.filter(|item| !expired(item, now / 1000)).map(|item| event_from_item(&item)).transpose()?;
         let endpoint = endpoint
             .map(|item| {
-                let active = matches!(item.get("active"), Some(AttributeValue::Bool(true)));
-                Ok::<_, StoreError>((target_from_item(key.webhook_id, &item, now)?, active))
+                Ok::<_, StoreError>(AttemptEndpoint {
+                    target: target_from_item(key.webhook_id, &item, now)?,
+                    events: match item.get("events") {
+                        Some(AttributeValue::L(list)) => list.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+                        _ => Vec::new(),
+                    },
+                    active: matches!(item.get("active"), Some(AttributeValue::Bool(true))),
+                    failing_since_ms: item.get(FAILING_SINCE).and_then(|v| v.as_n().ok()?.parse().ok()),
+                    rate_limit: rate_limit_of(&item),
+                })
             })
             .transpose()?;
         let state = state.map(|item| state_from_item(&item)).transpose()?;
@@ -223,6 +286,140 @@ impl Store {
         }
     }
 
+    /// Claims an event's state for a recover's manual attempt, if it is still what was read (`seen`,
+    /// which `needs_recovery`): the same record id and a failed status (or a claim that ran out).
+    /// Holds it until `lease_until_ms` under `record_id`, keeping the attempt number, so a scheduled
+    /// retry waits meanwhile and a second recover finds it taken. `Ok(false)`: delivered, re-sent or
+    /// claimed since. Errors: `Unavailable`, `Other`.
+    pub async fn claim_recovery(
+        &self,
+        key: AttemptKey<'_>,
+        seen: &AttemptState,
+        record_id: Uuid,
+        lease_until_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let values = HashMap::from([
+            (":seen".to_owned(), s(seen.record_id.to_string())),
+            (":failed".to_owned(), s(AttemptStatus::Failed.as_str())),
+            (":sending".to_owned(), s(AttemptStatus::Sending.as_str())),
+            (":now".to_owned(), n(now_millis())),
+            (":record".to_owned(), s(record_id.to_string())),
+            (":lease".to_owned(), n(lease_until_ms)),
+        ]);
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(state_key(key)))
+            .update_expression("SET #status = :sending, recordId = :record, leaseUntil = :lease")
+            .condition_expression(
+                "recordId = :seen AND (#status = :failed OR (#status = :sending AND leaseUntil < :now))",
+            )
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error("UpdateItem claim recovery", e)),
+        }
+    }
+
+    /// Settles what a resend's manual attempt (made without a claim) did to the event's state: its
+    /// status and record become the latest, so a success ends the pending retries (contract,
+    /// "Fine points") and a failure makes the event one a recover re-sends. The attempt number
+    /// stays (0 when the event never reached this endpoint before). Skipped, `Ok(false)`, while a
+    /// scheduled or recover attempt holds the state: that attempt's own record settles it.
+    /// Errors: `Unavailable`, `Other`.
+    pub async fn settle_manual_attempt(&self, key: AttemptKey<'_>, delivery: &Delivery) -> Result<bool, StoreError> {
+        let status = match delivery.status {
+            DeliveryStatus::Succeeded => AttemptStatus::Succeeded,
+            DeliveryStatus::Failed => AttemptStatus::Failed,
+        };
+        let values = HashMap::from([
+            (":status".to_owned(), s(status.as_str())),
+            (":sending".to_owned(), s(AttemptStatus::Sending.as_str())),
+            (":now".to_owned(), n(now_millis())),
+            (":record".to_owned(), s(&delivery.id)),
+            (":zero".to_owned(), n(0)),
+            (":at".to_owned(), s(&delivery.attempted_at)),
+            (":app".to_owned(), s(key.app_id)),
+            (":expires".to_owned(), n(now_millis() / 1000 + STATE_TTL_SECONDS)),
+        ]);
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(state_key(key)))
+            .update_expression(
+                "SET #status = :status, recordId = :record, leaseUntil = :zero, attemptedAt = :at, appId = :app, \
+                 attempt = if_not_exists(attempt, :zero), expiresAt = if_not_exists(expiresAt, :expires) \
+                 REMOVE nextAttemptAt",
+            )
+            .condition_expression("attribute_not_exists(pk) OR #status <> :sending OR leaseUntil < :now")
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error("UpdateItem settle manual attempt", e)),
+        }
+    }
+
+    /// One page (at most `limit` states read) of the endpoint's events created in the window
+    /// `[since_ms, until_ms]` (by id, see `attempt_window`) whose latest attempt failed or was never
+    /// recorded, after `after` (exclusive) when continuing. One Query of the endpoint's partition,
+    /// consistent, filtered by status; never a scan. Errors: `Unavailable`, `Other`.
+    pub async fn recovery_page(
+        &self,
+        app_id: &str,
+        webhook_id: Uuid,
+        since_ms: u64,
+        until_ms: u64,
+        after: Option<Uuid>,
+        limit: i32,
+    ) -> Result<RecoveryPage, StoreError> {
+        let (low, high) = attempt_window(since_ms, until_ms);
+        let pk = endpoint_pk(app_id, webhook_id);
+        let values = HashMap::from([
+            (":pk".to_owned(), s(&pk)),
+            (":low".to_owned(), s(low)),
+            (":high".to_owned(), s(high)),
+            (":succeeded".to_owned(), s(AttemptStatus::Succeeded.as_str())),
+        ]);
+        let start = after.map(|id| key_of(pk.clone(), format!("{ATTEMPT_PREFIX}{id}")));
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .filter_expression("#status <> :succeeded")
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .set_exclusive_start_key(start)
+            .consistent_read(true)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query recovery", e))?;
+        let mut candidates = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            let sk = get_s(&item, "sk")?;
+            let Some(event_id) = sk.strip_prefix(ATTEMPT_PREFIX).and_then(|id| Uuid::parse_str(id).ok()) else {
+                continue;
+            };
+            candidates.push((event_id, state_from_item(&item)?));
+        }
+        let next_after = out
+            .last_evaluated_key
+            .and_then(|key| get_s(&key, "sk").ok())
+            .and_then(|sk| sk.strip_prefix(ATTEMPT_PREFIX).and_then(|id| Uuid::parse_str(id).ok()));
+        Ok(RecoveryPage { candidates, next_after })
+    }
+
     /// Writes the record of a claimed attempt and what became of it: the record under the
     /// endpoint's history (whole and by status) and the state (`attempt`, `status`, `recordId`,
     /// `nextAttemptAt`), in one BatchWriteItem of plain puts. No transaction: each put is
@@ -231,10 +428,14 @@ impl Store {
     /// this invocation's deadline). Errors: `Unavailable` (keys left unprocessed), `Other`.
     /// `repeated`: this attempt was taken over from a crashed run, which may have written its
     /// record under the other status already; that copy is deleted in the same batch.
+    ///
+    /// `claimed` is the attempt number the state keeps: the record's own for a scheduled attempt,
+    /// the last scheduled one for a recover's manual attempt (whose record says 1).
     pub async fn record_attempt(
         &self,
         key: AttemptKey<'_>,
         delivery: &Delivery,
+        claimed: u32,
         repeated: bool,
     ) -> Result<(), StoreError> {
         let status = match delivery.status {
@@ -243,7 +444,7 @@ impl Store {
         };
         let mut state = state_key(key);
         state.insert("appId".into(), s(key.app_id));
-        state.insert("attempt".into(), n(delivery.attempt));
+        state.insert("attempt".into(), n(claimed));
         state.insert("status".into(), s(status.as_str()));
         state.insert("recordId".into(), s(&delivery.id));
         state.insert("leaseUntil".into(), n(0));
@@ -292,6 +493,28 @@ mod tests {
 
     fn state(attempt: u32, status: AttemptStatus, lease_until_ms: u64) -> AttemptState {
         AttemptState { attempt, status, lease_until_ms, record_id: Uuid::nil() }
+    }
+
+    #[test]
+    fn a_recover_window_is_one_key_range_around_uuidv7_times() {
+        let at = 1_764_000_000_000u64;
+        let inside =
+            Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, at / 1000, (at % 1000) as u32 * 1_000_000));
+        let before = Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, (at - 5000) / 1000, 0));
+        let after = Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, (at + 5000) / 1000, 0));
+        let (low, high) = attempt_window(at - 100, at + 100);
+        let sk = |id: Uuid| format!("{ATTEMPT_PREFIX}{id}");
+        assert!(low < sk(inside) && sk(inside) < high, "{low} {} {high}", sk(inside));
+        assert!(sk(before) < low && sk(after) > high);
+    }
+
+    #[test]
+    fn recover_resends_only_what_failed_last() {
+        use AttemptStatus::*;
+        assert!(state(3, Failed, 0).needs_recovery(100));
+        assert!(!state(3, Succeeded, 0).needs_recovery(100));
+        assert!(!state(3, Sending, 200).needs_recovery(100), "being sent now");
+        assert!(state(3, Sending, 50).needs_recovery(100), "claimed by a run that never recorded it");
     }
 
     #[test]

@@ -11,7 +11,8 @@ use super::error::{build_error, is_conditional_failure, sdk_error};
 use super::write::{optimistic, Step};
 use super::{app_pk, get_s, key_of, opt_s, s, Completion, Conflict, Item, KeyGuard, Page, Store, StoreError};
 use crate::cursor::ListId;
-use crate::model::{CreatedEndpoint, Endpoint, EndpointPatch, NewEndpoint};
+use crate::health::ClockChange;
+use crate::model::{CreatedEndpoint, DisabledReason, Endpoint, EndpointPatch, NewEndpoint};
 use crate::time::{now_millis, rfc3339_millis};
 
 const WEBHOOK_PREFIX: &str = "WEBHOOK#";
@@ -34,8 +35,22 @@ fn url_marker_sk(uniqueness_key: &str) -> String {
 /// Attributes of the endpoint item that the API may show, in the order of `Endpoint`, plus
 /// `urlKey` (the marker's key). The projection of every public read is built from this list, so
 /// the secret is never read by those routes.
-const PUBLIC_ATTRIBUTES: [&str; 9] =
-    ["id", "url", "urlKey", "events", "description", "active", "metadata", "createdAt", "updatedAt"];
+const PUBLIC_ATTRIBUTES: [&str; 11] = [
+    "id",
+    "url",
+    "urlKey",
+    "events",
+    "description",
+    "active",
+    "disabledReason",
+    "rateLimit",
+    "metadata",
+    "createdAt",
+    "updatedAt",
+];
+/// When the endpoint's failing clock started (N, Unix ms; absent while it is not running):
+/// internal, never shown (contract, "Auto-disable").
+pub(super) const FAILING_SINCE: &str = "failingSince";
 
 fn public_projection() -> (String, HashMap<String, String>) {
     let names: HashMap<String, String> = PUBLIC_ATTRIBUTES.iter().map(|a| (format!("#{a}"), a.to_string())).collect();
@@ -66,6 +81,12 @@ fn endpoint_attributes(endpoint: &Endpoint, url_key: &str) -> Vec<(&'static str,
     if let Some(d) = &endpoint.description {
         attributes.push(("description", s(d)));
     }
+    if let Some(reason) = endpoint.disabled_reason {
+        attributes.push(("disabledReason", s(reason.as_str())));
+    }
+    if let Some(limit) = endpoint.rate_limit {
+        attributes.push(("rateLimit", super::n(limit)));
+    }
     attributes
 }
 
@@ -86,10 +107,17 @@ fn endpoint_from_item(item: &Item) -> Result<Endpoint, StoreError> {
         events,
         description: opt_s(item, "description"),
         active: matches!(item.get("active"), Some(AttributeValue::Bool(true))),
+        disabled_reason: opt_s(item, "disabledReason").as_deref().and_then(DisabledReason::parse),
+        rate_limit: rate_limit_of(item),
         metadata,
         created_at: get_s(item, "createdAt")?,
         updated_at: get_s(item, "updatedAt")?,
     })
+}
+
+/// The stored `rateLimit` (N), `None` when absent or not a number in range.
+pub(super) fn rate_limit_of(item: &Item) -> Option<u32> {
+    item.get("rateLimit").and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u32>().ok()).filter(|n| *n > 0)
 }
 
 /// `SET`/`REMOVE` for the fields a patch carries, plus `updatedAt`, with the same encodings as
@@ -111,6 +139,15 @@ fn update_expression(
     }
     if let Some(active) = patch.active {
         changes.push(("active", Some(AttributeValue::Bool(active))));
+        // Pausing by hand is `manual` (also over `failing`); re-enabling clears the reason and
+        // restarts the failing clock (contract, "Auto-disable").
+        changes.push(("disabledReason", (!active).then(|| s(DisabledReason::Manual.as_str()))));
+        if active {
+            changes.push((FAILING_SINCE, None));
+        }
+    }
+    if let Some(rate_limit) = patch.rate_limit {
+        changes.push(("rateLimit", rate_limit.map(super::n)));
     }
     if let Some(metadata) = &patch.metadata {
         changes.push(("metadata", Some(metadata_value(metadata))));
@@ -458,6 +495,54 @@ impl Store {
             Ok(out) => endpoint_from_item(&out.attributes.unwrap_or_default()),
             Err(e) if is_conditional_failure(&e) => Err(StoreError::NotFound),
             Err(e) => Err(sdk_error("UpdateItem endpoint", e)),
+        }
+    }
+
+    /// Writes `change` to the endpoint's failing clock (contract, "Auto-disable"): one conditional
+    /// UpdateItem, none for `Keep`. Each is conditioned so that a race is harmless: `Start` only if
+    /// no clock runs, `Stop` only if one does, `Disable` only while the endpoint is active and its
+    /// clock is still the one read (a success or a re-enable in between wins). Never creates a
+    /// deleted endpoint. `Ok(true)` when this call disabled the endpoint. Errors: `Unavailable`, `Other`.
+    pub async fn move_failing_clock(&self, app_id: &str, id: Uuid, change: ClockChange) -> Result<bool, StoreError> {
+        let mut values = HashMap::new();
+        let (update, condition) = match change {
+            ClockChange::Keep => return Ok(false),
+            ClockChange::Start { at_ms } => {
+                values.insert(":at".to_owned(), super::n(at_ms));
+                ("SET #since = :at", "attribute_exists(pk) AND attribute_not_exists(#since)")
+            }
+            ClockChange::Stop => ("REMOVE #since", "attribute_exists(#since)"),
+            ClockChange::Disable { since_ms } => {
+                values.insert(":true".to_owned(), AttributeValue::Bool(true));
+                values.insert(":false".to_owned(), AttributeValue::Bool(false));
+                values.insert(":failing".to_owned(), s(DisabledReason::Failing.as_str()));
+                values.insert(":now".to_owned(), s(rfc3339_millis(now_millis())));
+                let update = "SET active = :false, disabledReason = :failing, updatedAt = :now REMOVE #since";
+                match since_ms {
+                    Some(since) => {
+                        values.insert(":since".to_owned(), super::n(since));
+                        (update, "active = :true AND #since = :since")
+                    }
+                    None => (update, "active = :true AND attribute_not_exists(#since)"),
+                }
+            }
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(app_pk(app_id), webhook_sk(id))))
+            .update_expression(update)
+            .condition_expression(condition)
+            .expression_attribute_names("#since", FAILING_SINCE)
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(matches!(change, ClockChange::Disable { .. })),
+            // Someone else moved the clock first, or the endpoint is gone: nothing to do.
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error("UpdateItem failing clock", e)),
         }
     }
 

@@ -1,6 +1,9 @@
-//! Per-app limits counted in the table: manual sends (test-ping, resend) per calendar minute
-//! (contract, "Limits and failures": `MANUAL_SENDS_PER_MINUTE`, then 429 `rate_limited`). One
-//! conditional `ADD` per send on `APP#{appId}` / `MANUAL#{minute}`, expiring with TTL.
+//! Limits counted in the table. Manual sends (test-ping, resend, recover) per app and calendar
+//! minute (contract, "Limits and failures": `MANUAL_SENDS_PER_MINUTE`, then 429 `rate_limited`):
+//! one conditional `ADD` per send on `APP#{appId}` / `MANUAL#{minute}`. An endpoint's `rateLimit`
+//! (contract, "Rate limit per endpoint"): one conditional `ADD` per scheduled attempt on the
+//! endpoint's own partition, `RATE#{second}`, so every deliver container shares one count. Both
+//! counters expire with TTL.
 
 use std::collections::HashMap;
 
@@ -75,9 +78,64 @@ impl Store {
     }
 }
 
+/// How long a second's delivery counter is kept after its second.
+const RATE_COUNTER_TTL_SECONDS: u64 = 60;
+
+impl Store {
+    /// Takes a place in the endpoint's `per_second` delivery allowance for the second of `now_ms`:
+    /// `None` when the attempt may go now, `Some(seconds)` when this second's allowance is used up
+    /// and the attempt should wait that long (it is not a failure). The count is one unconditional
+    /// `ADD` returning the place taken, so waiting attempts spread over the seconds ahead in the
+    /// order they asked (the n-th over the limit waits `n / per_second` seconds, at least 1) instead
+    /// of all asking again next second. At most `per_second` attempts start in any calendar second,
+    /// a burst of up to the limit allowed (contract, "Fine points"). Errors: `Unavailable`, `Other`.
+    pub async fn take_delivery_slot(
+        &self,
+        app_id: &str,
+        webhook_id: uuid::Uuid,
+        per_second: u32,
+        now_ms: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let second = now_ms / 1000;
+        let values =
+            HashMap::from([(":one".to_owned(), n(1)), (":expires".to_owned(), n(second + RATE_COUNTER_TTL_SECONDS))]);
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(super::endpoint_pk(app_id, webhook_id), format!("RATE#{second}"))))
+            .update_expression(COUNT)
+            .set_expression_attribute_values(Some(values))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem delivery rate", e))?;
+        let place = out.attributes.as_ref().and_then(|a| super::get_n(a, "sends").ok()).unwrap_or(1);
+        Ok(rate_wait_seconds(place, per_second))
+    }
+}
+
+/// The wait of the `place`-th attempt (from 1) in a second whose allowance is `per_second`: none
+/// within the allowance, else one second per allowance's worth of attempts ahead of it, at least 1.
+pub fn rate_wait_seconds(place: u64, per_second: u32) -> Option<u64> {
+    let per_second = u64::from(per_second.max(1));
+    (place > per_second).then(|| ((place - 1) / per_second).max(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attempts_over_the_rate_wait_in_order_of_asking() {
+        assert_eq!(rate_wait_seconds(1, 2), None);
+        assert_eq!(rate_wait_seconds(2, 2), None);
+        assert_eq!(rate_wait_seconds(3, 2), Some(1));
+        assert_eq!(rate_wait_seconds(4, 2), Some(1));
+        assert_eq!(rate_wait_seconds(5, 2), Some(2));
+        assert_eq!(rate_wait_seconds(10_001, 10_000), Some(1));
+        assert_eq!(rate_wait_seconds(2, 1), Some(1));
+    }
 
     #[test]
     fn retry_after_counts_to_the_next_minute_and_is_never_zero() {

@@ -42,7 +42,10 @@ use crate::cursor::CursorKey;
 use crate::secrets::random_bytes;
 use error::{corrupt, sdk_error};
 
-pub use attempts::{AttemptClaim, AttemptInputs, AttemptKey, AttemptState, AttemptStatus, ATTEMPT_PREFIX};
+pub use attempts::{
+    attempt_window, AttemptClaim, AttemptEndpoint, AttemptInputs, AttemptKey, AttemptState, AttemptStatus,
+    RecoveryPage, ATTEMPT_PREFIX,
+};
 pub use deliveries::DELIVERY_TTL_SECONDS;
 pub use error::{Conflict, StoreError};
 pub use events::{published_event, PublishedEvent, EVENT_PREFIX, EVENT_TTL_SECONDS};

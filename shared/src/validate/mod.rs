@@ -193,6 +193,27 @@ pub fn active(value: &Value) -> Result<bool, ApiError> {
     value.as_bool().ok_or_else(|| ApiError::invalid_field("active", "`active` must be true or false."))
 }
 
+/// The most deliveries per second a `rateLimit` may name (contract, "Rate limit per endpoint").
+pub const MAX_RATE_LIMIT: u64 = 10_000;
+
+/// `rateLimit`: `null` (no limit) or a whole number of deliveries per second from 1 to 10000.
+pub fn rate_limit(value: &Value) -> Result<Option<u32>, ApiError> {
+    match value {
+        Value::Null => Ok(None),
+        _ => value
+            .as_u64()
+            .filter(|n| (1..=MAX_RATE_LIMIT).contains(n))
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "rateLimit",
+                    format!("`rateLimit` must be null or a whole number of deliveries per second from 1 to {MAX_RATE_LIMIT}."),
+                )
+            }),
+    }
+}
+
 /// `metadata`: an object of at most 50 string values, keys of 1 to 40 characters, values of at
 /// most 500, neither with control characters.
 pub fn metadata(value: &Value) -> Result<Map<String, Value>, ApiError> {

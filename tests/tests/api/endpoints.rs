@@ -3,7 +3,18 @@
 use integration_tests::serde_json::{json, Value};
 use integration_tests::{Client, Req, World};
 
-const ENDPOINT_KEYS: [&str; 8] = ["active", "createdAt", "description", "events", "id", "metadata", "updatedAt", "url"];
+const ENDPOINT_KEYS: [&str; 10] = [
+    "active",
+    "createdAt",
+    "description",
+    "disabledReason",
+    "events",
+    "id",
+    "metadata",
+    "rateLimit",
+    "updatedAt",
+    "url",
+];
 
 fn keys_of(value: &Value) -> Vec<String> {
     let mut keys: Vec<String> = value.as_object().expect("an object").keys().cloned().collect();

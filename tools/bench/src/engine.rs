@@ -177,6 +177,7 @@ pub async fn report(options: &Options, upstream: &str, relay: &CountingRelay) ->
         events: vec!["*".into()],
         description: None,
         active: true,
+        rate_limit: None,
         metadata: Default::default(),
     };
     let created = CreatedEndpoint::mint(&new, now_millis()).map_err(|e| e.to_string())?;

@@ -238,6 +238,7 @@ async fn setup(table: &str, deletable_count: usize) -> Result<(String, Vec<Strin
             events: vec!["invoice.paid".into()],
             description: None,
             active: true,
+            rate_limit: None,
             metadata: Default::default(),
         })
     };
