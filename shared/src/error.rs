@@ -130,7 +130,7 @@ impl ApiError {
         Self::new(
             429,
             "rate_limited",
-            format!("This app may send at most {per_minute} test pings or resends a minute; retry after {retry_after_secs} s."),
+            format!("This app may make at most {per_minute} manual sends (test pings, resends, recovers) a minute; retry after {retry_after_secs} s."),
         )
         .with_header("Retry-After", retry_after_secs.to_string())
     }

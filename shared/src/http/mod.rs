@@ -21,6 +21,7 @@ use lambda_http::{Body, Request, Response};
 use crate::config::Config;
 use crate::delivery::{Deliverer, LazyDeliverer, Timeouts};
 use crate::error::ApiError;
+use crate::queue::Queue;
 use crate::store::{dynamodb_client, KeyGuard, KeyRejection, Store, StoreError};
 use crate::validate::{is_valid_app_id, parse_webhook_id};
 use auth::presented_key_hash;
@@ -33,14 +34,31 @@ use routes::{PathIds, Route};
 pub struct App {
     pub config: Config,
     pub store: Store,
-    /// The outbound client, built by the first route that sends (only test-ping does).
+    /// The outbound client, built by the first route that sends (test-ping, resend).
     deliverer: LazyDeliverer,
+    /// The recover queue, built by the first recover (the only route that sends to SQS).
+    recover_queue: tokio::sync::OnceCell<Queue>,
 }
 
 impl App {
     pub fn new(config: Config, client: aws_sdk_dynamodb::Client) -> App {
         let store = Store::new(client, config.table_name.clone());
-        App { config, store, deliverer: LazyDeliverer::new(Timeouts::CONTRACT) }
+        App { config, store, deliverer: LazyDeliverer::new(Timeouts::CONTRACT), recover_queue: Default::default() }
+    }
+
+    /// The recover queue (`RECOVER_QUEUE_URL`), its SQS client built on first use. Unset is a 500
+    /// with the reason logged (a deployment fault, not the caller's).
+    pub async fn recover_queue(&self) -> Result<&Queue, ApiError> {
+        let url =
+            self.config.recover_queue_url.as_ref().ok_or_else(|| {
+                ApiError::internal().with_detail("RECOVER_QUEUE_URL is not set for the recover function")
+            })?;
+        self.recover_queue
+            .get_or_try_init(|| async {
+                let sdk = crate::aws::sdk_config().await.map_err(|e| ApiError::internal().with_detail(e))?;
+                Ok(Queue::new(aws_sdk_sqs::Client::new(&sdk), url.clone()))
+            })
+            .await
     }
 
     /// Replaces the delivery timeouts (tests of slow receivers).

@@ -125,9 +125,11 @@ pub const PUBLISH_EVENT: Route =
 pub const LIST_EVENTS: Route = route("list-events", EVENTS, &["GET"], Read, Ignored);
 pub const GET_EVENT: Route = route("get-event", EVENT, &["GET"], Read, Ignored);
 pub const EVENT_TYPES: Route = route("event-types", EVENT_TYPE_LIST, &["GET"], Read, Ignored);
+pub const RESEND_EVENT: Route = route("resend", ItemAction("events", "resend"), &["POST"], Write, Required);
+pub const RECOVER_WEBHOOK: Route = route("recover", ItemAction("webhooks", "recover"), &["POST"], Write, Required);
 
 /// Every route of the contract (sections "Routes" and "Events and delivery").
-pub const ROUTES: [Route; 12] = [
+pub const ROUTES: [Route; 14] = [
     CREATE_WEBHOOK,
     LIST_WEBHOOKS,
     GET_WEBHOOK,
@@ -140,6 +142,8 @@ pub const ROUTES: [Route; 12] = [
     LIST_EVENTS,
     GET_EVENT,
     EVENT_TYPES,
+    RESEND_EVENT,
+    RECOVER_WEBHOOK,
 ];
 
 /// The order methods are listed in an `Allow` header.

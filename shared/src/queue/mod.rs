@@ -31,10 +31,31 @@ pub const SEND_CONCURRENCY: usize = 8;
 pub enum Task {
     /// Make attempt `attempt` of event `event_id` to endpoint `webhook_id`.
     Deliver(DeliveryTask),
+    /// Re-send an endpoint's failed events of a window (`POST …/recover`), page by page.
+    Recover(RecoveryTask),
+}
+
+/// A recover in progress (contract, "Recover"): the endpoint, the window of the events' `createdAt`
+/// (Unix ms, both ends included), where to go on from (the last event id looked at, when a
+/// worker handed on before its deadline) and how many events were re-sent so far (its progress).
+/// Example body: `{"kind":"recover","appId":"acme","webhookId":"…","sinceMs":…,"untilMs":…}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryTask {
+    pub app_id: String,
+    pub webhook_id: Uuid,
+    pub since_ms: u64,
+    pub until_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Uuid>,
+    #[serde(default)]
+    pub resent: u64,
 }
 
 /// An attempt to make: which event, to which endpoint, which try (1 = the first), what started it,
-/// and, for a retry whose wait is longer than one SQS delay, when it is due (Unix ms).
+/// and when it is due (Unix ms). `due_at_ms` is set on every task the deliver worker itself queues
+/// (a retry, a hop of a long wait, a wait for the endpoint's `rateLimit`, a first attempt moved off
+/// the fresh lane): a first attempt without it came straight from the fan-out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryTask {
@@ -185,9 +206,20 @@ mod tests {
         assert_eq!(value["trigger"], "scheduled");
         assert!(value.get("dueAtMs").is_none());
         assert_eq!(Task::from_body(&body).unwrap(), task);
-        let Task::Deliver(first) = &task;
+        let Task::Deliver(first) = &task else { panic!("a delivery task") };
         let next = Task::Deliver(first.next(1234));
         assert_eq!(Task::from_body(&next.to_body()).unwrap(), next);
+        let recover = Task::Recover(RecoveryTask {
+            app_id: "acme".into(),
+            webhook_id: Uuid::nil(),
+            since_ms: 1,
+            until_ms: 2,
+            after: None,
+            resent: 0,
+        });
+        let value: serde_json::Value = serde_json::from_str(&recover.to_body()).unwrap();
+        assert_eq!((value["kind"].as_str(), value["sinceMs"].as_u64()), (Some("recover"), Some(1)));
+        assert_eq!(Task::from_body(&recover.to_body()).unwrap(), recover);
         assert!(Task::from_body(r#"{"kind":"unknown"}"#).is_err());
         assert!(Task::from_body("not json").is_err());
     }

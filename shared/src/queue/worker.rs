@@ -22,6 +22,8 @@ pub struct Worker {
     delivery_queue: Option<Queue>,
     /// `RETRY_QUEUE_URL`: where retries go, so a backlog never delays fresh events.
     retry_queue: Option<Queue>,
+    /// `RECOVER_QUEUE_URL`: where a recover goes on from when its invocation nears its deadline.
+    recover_queue: Option<Queue>,
     /// `RETRY_SCHEDULE`, or the contract's default.
     pub schedule: RetrySchedule,
     deliverer: LazyDeliverer,
@@ -41,6 +43,7 @@ impl Worker {
             store: Store::new(dynamodb, config.table_name.clone()),
             delivery_queue: queue("DELIVERY_QUEUE_URL"),
             retry_queue: queue("RETRY_QUEUE_URL"),
+            recover_queue: queue("RECOVER_QUEUE_URL"),
             schedule: RetrySchedule::parse(&vars("RETRY_SCHEDULE").unwrap_or_default())?,
             config,
             deliverer: LazyDeliverer::new(Timeouts::CONTRACT),
@@ -62,6 +65,11 @@ impl Worker {
     /// `DELIVERY_QUEUE_URL`'s queue, which the fan-out must have been given.
     pub fn delivery_queue(&self) -> Result<&Queue, WorkError> {
         self.delivery_queue.as_ref().ok_or_else(|| WorkError("DELIVERY_QUEUE_URL is not set".into()))
+    }
+
+    /// `RECOVER_QUEUE_URL`'s queue, which the recover worker must have been given.
+    pub fn recover_queue(&self) -> Result<&Queue, WorkError> {
+        self.recover_queue.as_ref().ok_or_else(|| WorkError("RECOVER_QUEUE_URL is not set".into()))
     }
 
     /// `RETRY_QUEUE_URL`'s queue, which the deliver worker must have been given.

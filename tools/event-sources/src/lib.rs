@@ -1,7 +1,7 @@
 //! Locally, without Docker or AWS, what Lambda's event-source mappings do for the workers
 //! (`template.yaml` is the reference): the table's stream (DynamoDB Local) feeds the fan-out worker
 //! through the template's filter; the delivery and retry queues (moto's SQS server) feed the
-//! deliver worker. Each poller builds the event JSON Lambda would send, invokes the worker's handler
+//! deliver worker, and the recover queue the recover worker. Each poller builds the event JSON Lambda would send, invokes the worker's handler
 //! on it (decoded from that JSON, as the runtime does), and applies AWS's rules to the answer
 //! (`sqs`, `stream`). `scripts/dev` and the tests both run the engine through `Engine::start`.
 
@@ -41,6 +41,17 @@ pub fn deliver_function(worker: &'static Worker) -> Function {
     })
 }
 
+/// The recover worker as a function of its SQS event.
+pub fn recover_function(worker: &'static Worker) -> Function {
+    Arc::new(move |event, deadline| {
+        Box::pin(async move {
+            let event: SqsEvent = serde_json::from_value(event).map_err(|e| format!("not an SQS event: {e}"))?;
+            let answer = sqs_batch(event, |task| recover::handle(worker, task, deadline)).await;
+            serde_json::to_value(answer).map_err(|e| e.to_string())
+        })
+    })
+}
+
 /// The fan-out worker as a function of its DynamoDB stream event.
 pub fn fan_out_function(worker: &'static Worker) -> Function {
     Arc::new(move |event, _deadline| {
@@ -57,8 +68,10 @@ pub fn fan_out_function(worker: &'static Worker) -> Function {
 pub struct LocalQueues {
     pub delivery: String,
     pub retry: String,
+    pub recover: String,
     pub delivery_dead_letters: String,
     pub retry_dead_letters: String,
+    pub recover_dead_letters: String,
 }
 
 /// How the local mappings behave; `Settings::default()` mirrors the template scaled down
@@ -71,6 +84,7 @@ pub struct Settings {
     /// Concurrent pollers (and so invocations) per queue: the mapping's `MaximumConcurrency`.
     pub delivery_concurrency: usize,
     pub retry_concurrency: usize,
+    pub recover_concurrency: usize,
 }
 
 impl Default for Settings {
@@ -81,6 +95,7 @@ impl Default for Settings {
             max_receive_count: 5,
             delivery_concurrency: 2,
             retry_concurrency: 2,
+            recover_concurrency: 1,
         }
     }
 }
@@ -112,15 +127,15 @@ pub(crate) async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<St
     out.attributes.and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned()).ok_or_else(|| format!("{url}: no ARN"))
 }
 
-/// Creates (or finds) the delivery and retry queues named after `prefix`, each with its dead-letter
-/// queue and redrive policy.
+/// Creates (or finds) the delivery, retry and recover queues named after `prefix`, each with its
+/// dead-letter queue and redrive policy.
 pub async fn create_queues(
     sqs: &aws_sdk_sqs::Client,
     prefix: &str,
     settings: &Settings,
 ) -> Result<LocalQueues, String> {
     let mut urls = Vec::new();
-    for name in ["delivery", "retry"] {
+    for name in ["delivery", "retry", "recover"] {
         let dead = create_queue(sqs, &format!("{prefix}-{name}-dlq"), HashMap::new()).await?;
         let redrive = serde_json::json!({
             "deadLetterTargetArn": queue_arn(sqs, &dead).await?,
@@ -132,9 +147,9 @@ pub async fn create_queues(
         ]);
         urls.push((create_queue(sqs, &format!("{prefix}-{name}"), attributes).await?, dead));
     }
-    let [(delivery, delivery_dead_letters), (retry, retry_dead_letters)] =
-        <[_; 2]>::try_from(urls).map_err(|_| "queues")?;
-    Ok(LocalQueues { delivery, retry, delivery_dead_letters, retry_dead_letters })
+    let [(delivery, delivery_dead_letters), (retry, retry_dead_letters), (recover, recover_dead_letters)] =
+        <[_; 3]>::try_from(urls).map_err(|_| "queues")?;
+    Ok(LocalQueues { delivery, retry, recover, delivery_dead_letters, retry_dead_letters, recover_dead_letters })
 }
 
 /// The running engine: its queues and the pollers (stopped on drop).
@@ -176,7 +191,7 @@ impl Engine {
         Engine::start_with(config, sdk, clients, vars, settings).await
     }
 
-    /// `start`, with each worker (`"fan-out"`, `"deliver"`) on the clients `clients` gives it. Each
+    /// `start`, with each worker (`"fan-out"`, `"deliver"`, `"recover"`) on the clients `clients` gives it. Each
     /// worker is built on its own, as each is its own function on AWS.
     pub async fn start_with(
         config: Config,
@@ -195,10 +210,11 @@ impl Engine {
             .table
             .and_then(|t| t.latest_stream_arn)
             .ok_or_else(|| format!("table {} has no stream", config.table_name))?;
-        let (delivery, retry) = (queues.delivery.clone(), queues.retry.clone());
+        let (delivery, retry, recover) = (queues.delivery.clone(), queues.retry.clone(), queues.recover.clone());
         let worker_vars = |name: &str| match name {
             "DELIVERY_QUEUE_URL" => Some(delivery.clone()),
             "RETRY_QUEUE_URL" => Some(retry.clone()),
+            "RECOVER_QUEUE_URL" => Some(recover.clone()),
             other => vars(other),
         };
         let build = |name: &str| {
@@ -206,7 +222,8 @@ impl Engine {
             let worker = Worker::new(config.clone(), clients.dynamodb, clients.sqs, worker_vars)?;
             Ok::<&'static Worker, String>(Box::leak(Box::new(worker)))
         };
-        let (fan_out_worker, deliver_worker) = (build("fan-out")?, build("deliver")?);
+        let (fan_out_worker, deliver_worker, recover_worker) =
+            (build("fan-out")?, build("deliver")?, build("recover")?);
         let paused = Arc::new(AtomicBool::new(false));
         let mut pollers = Vec::new();
 
@@ -236,12 +253,14 @@ impl Engine {
                 }
             }
         }));
-        for (url, concurrency) in
-            [(&queues.delivery, settings.delivery_concurrency), (&queues.retry, settings.retry_concurrency)]
-        {
+        for (url, concurrency, function) in [
+            (&queues.delivery, settings.delivery_concurrency, deliver_function(deliver_worker)),
+            (&queues.retry, settings.retry_concurrency, deliver_function(deliver_worker)),
+            (&queues.recover, settings.recover_concurrency, recover_function(recover_worker)),
+        ] {
             let source = sqs::SqsSource::new(sqs.clone(), url, settings.function_timeout).await?;
             for _ in 0..concurrency.max(1) {
-                let (source, function, paused) = (source.clone(), deliver_function(deliver_worker), paused.clone());
+                let (source, function, paused) = (source.clone(), function.clone(), paused.clone());
                 pollers.push(tokio::spawn(async move {
                     loop {
                         if paused.load(Ordering::SeqCst) {

@@ -30,6 +30,8 @@ pub async fn invoke(container: &App, req: Request) -> Response<Body> {
         "list-events" => list_events::handle(container, req).await,
         "event-types" => event_types::handle(container, req).await,
         "get-event" => get_event::handle(container, req).await,
+        "resend" => resend_event::handle(container, req).await,
+        "recover" => recover_webhook::handle(container, req).await,
         _ => fallback::handle(container, req).await,
     }
 }
@@ -50,6 +52,8 @@ mod tests {
         assert_eq!(function_for("POST", &format!("/apps/acme/webhooks/{id}/rotate-secret")), "rotate");
         assert_eq!(function_for("POST", &format!("/apps/acme/webhooks/{id}/test-ping")), "test-ping");
         assert_eq!(function_for("GET", &format!("/apps/acme/webhooks/{id}/deliveries")), "deliveries");
+        assert_eq!(function_for("POST", &format!("/apps/acme/webhooks/{id}/recover")), "recover");
+        assert_eq!(function_for("POST", &format!("/apps/acme/events/{id}/resend")), "resend");
         assert_eq!(function_for("GET", &format!("/apps/acme/webhooks/{id}/test-ping")), "fallback");
         assert_eq!(function_for("DELETE", "/apps/acme/webhooks"), "fallback");
         assert_eq!(function_for("GET", "/apps/acme"), "fallback");

@@ -27,17 +27,20 @@ async fn main() -> Result<(), String> {
         ("WEBHOOK_EXTRA_CA_FILE", None) => Some(ca.pem_path().to_owned()),
         (_, None) => None,
     };
-    let config = Config::from_lookup(local_vars)?;
+    let mut config = Config::from_lookup(local_vars)?;
     let sdk = shared::aws::sdk_config().await?;
-    let app: &'static App = Box::leak(Box::new(App::new(config.clone(), shared::store::dynamodb_client().await?)));
-    webhook_keys::create_table(app.store.client(), app.store.table()).await?;
+    let dynamodb = shared::store::dynamodb_client().await?;
+    webhook_keys::create_table(&dynamodb, &config.table_name).await?;
     let _engine = if engine_wanted {
-        let engine = event_sources::Engine::start(config, &sdk, local_vars, event_sources::Settings::default()).await?;
+        let engine =
+            event_sources::Engine::start(config.clone(), &sdk, local_vars, event_sources::Settings::default()).await?;
+        // The recover route sends to the engine's recover queue.
+        config.recover_queue_url = Some(engine.queues.recover.clone());
         let receiver_port = port.wrapping_add(1);
         local_api::receiver::start(&ca, receiver_port).await?;
         println!(
-            "engine: stream -> fan-out -> {} -> deliver (retries via {})",
-            engine.queues.delivery, engine.queues.retry
+            "engine: stream -> fan-out -> {} -> deliver (retries via {}; recover via {})",
+            engine.queues.delivery, engine.queues.retry, engine.queues.recover
         );
         println!(
             "receiver on https://127.0.0.1:{receiver_port}/ (register it as an endpoint URL; it prints each delivery)"
@@ -47,6 +50,7 @@ async fn main() -> Result<(), String> {
         eprintln!("AWS_ENDPOINT_URL_SQS is not set: the API runs without the delivery engine");
         None
     };
+    let app: &'static App = Box::leak(Box::new(App::new(config, dynamodb)));
     let scopes = vec!["webhooks:manage".into(), "events:publish".into()];
     let key = webhook_keys::issue_key(&app.store, &app_id, scopes).await?;
     // Already there on a restart over the same table: fine.

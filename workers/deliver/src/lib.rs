@@ -8,13 +8,21 @@
 //! attempt (under the same record id, which overwrites rather than adds) instead of losing the
 //! retry. A claim is held until the invocation's deadline: after it, a redelivered task takes it
 //! over. Retries stop when the endpoint is deleted or inactive, and when the event has expired.
+//!
+//! Operations (contract, "Events and delivery"): an endpoint with a `rateLimit` takes a place in
+//! its per-second allowance before the claim, and over it the task waits on the retry queue (same
+//! attempt: not a failure, no step of the schedule used). The failing clock moves with the outcome
+//! (a write only when it starts, stops or disables the endpoint: `delivery::health`). Fairness: a
+//! first attempt from the fan-out to an endpoint whose clock is running is moved to the retry queue
+//! unsent, so a dead endpoint's new events never hold the fresh lane's bounded concurrency.
 
 use shared::delivery::schedule::random_jitter;
 use shared::delivery::{self, AttemptOf, Message};
+use shared::health::{clock_change, ClockChange};
 use shared::model::{DeliveryStatus, Trigger};
 use shared::queue::consumer::WorkError;
 use shared::queue::worker::Worker;
-use shared::queue::{delay_seconds, Task};
+use shared::queue::{delay_seconds, DeliveryTask, Task};
 use shared::store::{AttemptClaim, AttemptKey, AttemptState};
 use shared::time::{now_millis, rfc3339_millis};
 use shared::uuid::Uuid;
@@ -28,7 +36,9 @@ const DEFAULT_LEASE_MS: u64 = 30_000;
 /// Errors (the message comes back after the visibility timeout): `storage: …`, `queue: …`, a
 /// queue URL not set, the previous attempt still being recorded, a corrupt stored secret.
 pub async fn handle(worker: &Worker, task: Task, deadline_ms: u64) -> Result<(), WorkError> {
-    let Task::Deliver(task) = task;
+    let Task::Deliver(task) = task else {
+        return Err(WorkError("not a delivery task: the deliver worker takes `deliver` tasks only".into()));
+    };
     let now = now_millis();
     if let Some(due) = task.due_at_ms.filter(|due| *due > now + DUE_TOLERANCE_MS) {
         // Longer than one SQS delay: hop again, carrying the due time.
@@ -38,10 +48,10 @@ pub async fn handle(worker: &Worker, task: Task, deadline_ms: u64) -> Result<(),
     }
     let key = AttemptKey { app_id: &task.app_id, event_id: task.event_id, webhook_id: task.webhook_id };
     let inputs = worker.store.attempt_inputs(key).await?;
-    let (Some(event), Some((target, active))) = (inputs.event, inputs.endpoint) else {
+    let (Some(event), Some(endpoint)) = (inputs.event, inputs.endpoint) else {
         return Ok(()); // The event expired or the endpoint was deleted: nothing more to send.
     };
-    if !active {
+    if !endpoint.active {
         return Ok(()); // Made inactive: retries stop, and do not resume on re-enabling.
     }
     let claim = AttemptState::claim_for(inputs.state.as_ref(), task.attempt, now);
@@ -51,9 +61,23 @@ pub async fn handle(worker: &Worker, task: Task, deadline_ms: u64) -> Result<(),
         AttemptClaim::Done => return Ok(()),
         AttemptClaim::NotYet => return Err(WorkError("the previous attempt is still being recorded".into())),
     };
+    let store = &worker.store;
+    let fresh_from_fan_out = task.attempt == 1 && task.due_at_ms.is_none();
+    if fresh_from_fan_out && endpoint.failing_since_ms.is_some() {
+        // A failing endpoint's new event waits its turn on the retry lane (fairness).
+        worker.retry_queue()?.send(&Task::Deliver(DeliveryTask { due_at_ms: Some(now), ..task }), 0).await?;
+        return Ok(());
+    }
+    if let Some(per_second) = endpoint.rate_limit {
+        if let Some(wait) = store.take_delivery_slot(&task.app_id, task.webhook_id, per_second, now).await? {
+            let due = now + wait * 1000;
+            worker.retry_queue()?.send(&Task::Deliver(DeliveryTask { due_at_ms: Some(due), ..task }), wait).await?;
+            return Ok(());
+        }
+    }
+    let target = endpoint.target;
     // Lambda stops the invocation at its deadline, so after it no one else holds this claim.
     let lease_until = if deadline_ms > now { deadline_ms } else { now + DEFAULT_LEASE_MS };
-    let store = &worker.store;
     if !store.claim_attempt(key, task.attempt, claim, record_id, lease_until).await? {
         return Ok(()); // Another worker claimed it first.
     }
@@ -72,6 +96,26 @@ pub async fn handle(worker: &Worker, task: Task, deadline_ms: u64) -> Result<(),
             record.next_attempt_at = Some(rfc3339_millis(due));
         }
     }
-    store.record_attempt(key, &record, matches!(claim, AttemptClaim::TakeOver { .. })).await?;
+    // The clock before the record: if its write fails, the task comes back and the attempt is
+    // repeated (at least once), rather than the clock's change being lost behind a recorded attempt.
+    let succeeded = record.status == DeliveryStatus::Succeeded;
+    let spent = !succeeded && task.trigger == Trigger::Scheduled && record.next_attempt_at.is_none();
+    let disable_after_ms = u64::from(worker.config.disable_after_seconds) * 1000;
+    let change =
+        clock_change(endpoint.failing_since_ms, succeeded, attempted_at, now_millis(), spent, disable_after_ms);
+    if store.move_failing_clock(&task.app_id, task.webhook_id, change).await? {
+        let since = match change {
+            ClockChange::Disable { since_ms } => since_ms.unwrap_or(attempted_at),
+            _ => attempted_at,
+        };
+        eprintln!(
+            "deliver: endpoint {} of app {} disabled (failing since {}; event {}'s schedule spent)",
+            task.webhook_id,
+            task.app_id,
+            rfc3339_millis(since),
+            task.event_id
+        );
+    }
+    store.record_attempt(key, &record, task.attempt, matches!(claim, AttemptClaim::TakeOver { .. })).await?;
     Ok(())
 }
