@@ -25,6 +25,7 @@ pub fn test_settings() -> Settings {
         max_receive_count: 5,
         delivery_concurrency: 2,
         retry_concurrency: 2,
+        recover_concurrency: 1,
     }
 }
 
@@ -43,6 +44,10 @@ pub struct Through<'a> {
     pub sqs: Option<&'a Relay>,
     /// The DynamoDB calls of the fan-out and of the deliver worker, logged apart.
     pub logs: Option<(&'a CallLog, &'a CallLog)>,
+    /// The recover worker's DynamoDB calls (with the deliver worker's when not given).
+    pub recover_log: Option<&'a CallLog>,
+    /// The mappings' settings instead of `test_settings()` (the template's own timeouts, say).
+    pub settings: Option<Settings>,
 }
 
 /// One deployment: app `acme` with a management key and a publishing key, a receiver, the engine.
@@ -67,7 +72,7 @@ impl Deployment {
         let receiver = Receiver::start(&ca, behaviour).await;
         let mut all = vec![("WEBHOOK_ALLOW_PRIVATE_CIDRS", "127.0.0.0/8"), ("WEBHOOK_EXTRA_CA_FILE", ca.pem_path())];
         all.extend_from_slice(vars);
-        let world = World::with_vars(&all).await;
+        let mut world = World::with_vars(&all).await;
         let sdk = shared::aws::sdk_config().await.expect("SDK config");
         let dynamodb = match through.dynamodb {
             Some(relay) => aws_sdk_dynamodb::Client::from_conf(
@@ -82,19 +87,23 @@ impl Deployment {
             None => aws_sdk_sqs::Client::new(&sdk),
         };
         let logs = through.logs.map(|(fan_out, deliver)| (fan_out.clone(), deliver.clone()));
+        let recover_log = through.recover_log.cloned();
         let clients = move |worker: &str| {
-            let dynamodb = match &logs {
-                Some((fan_out, _)) if worker == "fan-out" => fan_out.client(&dynamodb),
-                Some((_, deliver)) => deliver.client(&dynamodb),
-                None => dynamodb.clone(),
+            let dynamodb = match (&logs, &recover_log) {
+                (_, Some(recover)) if worker == "recover" => recover.client(&dynamodb),
+                (Some((fan_out, _)), _) if worker == "fan-out" => fan_out.client(&dynamodb),
+                (Some((_, deliver)), _) => deliver.client(&dynamodb),
+                (None, _) => dynamodb.clone(),
             };
             WorkerClients { dynamodb, sqs: sqs.clone() }
         };
         let vars = world.vars.clone();
-        let engine =
-            Engine::start_with(world.config(), &sdk, clients, move |name| vars.get(name).cloned(), test_settings())
-                .await
-                .expect("start the engine");
+        let settings = through.settings.unwrap_or_else(test_settings);
+        let engine = Engine::start_with(world.config(), &sdk, clients, move |name| vars.get(name).cloned(), settings)
+            .await
+            .expect("start the engine");
+        // The recover route sends to the engine's recover queue.
+        world.vars.insert("RECOVER_QUEUE_URL".into(), engine.queues.recover.clone());
         let client = Client::new(&world, "acme").await;
         let publish_key = world.key("acme", &["events:publish"]).await;
         Deployment { engine, client, publish_key, receiver, world, ca }

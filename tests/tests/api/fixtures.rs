@@ -60,9 +60,44 @@ async fn every_route_answers_its_fixture_event() {
     let catalogue = send(&app, &Req::fixture("event-types")).await;
     catalogue.assert_status(200);
     assert_eq!(catalogue.data()[0], json!("customer.created"), "sorted");
+
+    // resend.json with this world's event and an endpoint that never answers: a failed manual attempt.
+    let collection = format!("/apps/{FIXTURE_APP}/webhooks");
+    let never = json!({"url": "https://no-such-host.invalid/resend", "events": ["invoice.*"]});
+    let target = send(&app, &Req::new("POST", &collection).key(FIXTURE_KEY).json(never)).await;
+    let target_id = target.data()["id"].as_str().unwrap().to_owned();
+    let text = Req::fixture("resend")
+        .event
+        .to_string()
+        .replace(FIXTURE_EVENT_ID, &event_id)
+        .replace(FIXTURE_WEBHOOK_ID, &target_id);
+    let resent = send(&app, &Req { event: integration_tests::serde_json::from_str(&text).unwrap() }).await;
+    resent.assert_status(200);
+    assert_eq!((resent.data()["trigger"].clone(), resent.data()["status"].clone()), (json!("manual"), json!("failed")));
+    // recover.json with a window of the last hour (its own date is a placeholder: `since` may reach
+    // 30 days back only), sent to the recover queue (moto's server).
+    let sdk = shared::aws::sdk_config().await.unwrap();
+    let settings = integration_tests::engine::test_settings();
+    let queues = integration_tests::engine::event_sources::create_queues(
+        &aws_sdk_sqs::Client::new(&sdk),
+        &world.table,
+        &settings,
+    )
+    .await
+    .unwrap();
+    let mut config = world.config();
+    config.recover_queue_url = Some(queues.recover);
+    let recovering = shared::App::new(config, world.client.clone());
+    let hour_ago = shared::time::rfc3339_millis(shared::time::now_millis() - 3_600_000);
+    let text = fixture_for("recover", &target_id).event.to_string().replace("2026-12-01T00:00:00.000Z", &hour_ago);
+    let recovered = send(&recovering, &Req { event: integration_tests::serde_json::from_str(&text).unwrap() }).await;
+    recovered.assert_status(202);
+    assert_eq!(recovered.data()["since"], json!(hour_ago));
+
     // Every fixture is routed to the function it is named after.
     let names = ["create", "list", "get", "update", "delete", "rotate", "test-ping", "deliveries", "fallback"];
-    for name in names.into_iter().chain(["publish-event", "list-events", "get-event", "event-types"]) {
+    let event_routes = ["publish-event", "list-events", "get-event", "event-types", "resend", "recover"];
+    for name in names.into_iter().chain(event_routes) {
         let req = Req::fixture(name);
         assert_eq!(local_api::function_for(&req.rest_method(), &req.raw_path()), name);
         assert_eq!(req.event["requestContext"]["requestId"], json!(format!("fixture-{name}")));
@@ -164,4 +199,35 @@ async fn every_worker_handles_its_fixture_event() {
     bad["Records"][0]["body"] = json!("{\"kind\":\"unknown\"}");
     let answer = deliver(bad, deadline).await.unwrap();
     assert_eq!(answer["batchItemFailures"], json!([{"itemIdentifier": "5a1b2c3d-0000-4000-8000-000000000001"}]));
+
+    // recover-worker.json as it is: its endpoint does not exist, so nothing is sent, and nothing fails.
+    let recover = event_sources::recover_function(worker);
+    let answer =
+        recover(integration_tests::serde_json::from_str(&fixture("recover-worker")).unwrap(), deadline).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]));
+    assert_eq!(receiver.received().len(), 1);
+    // With the endpoint's id and a window holding an event whose attempt failed: re-sent, recorded.
+    receiver.set(Behaviour::Status(500, String::new()));
+    let failing = send(
+        &app,
+        &Req::new("POST", &format!("/apps/{FIXTURE_APP}/events"))
+            .key(FIXTURE_KEY)
+            .json(json!({"type": "invoice.paid", "data": {}})),
+    )
+    .await;
+    let failing_id = failing.data()["id"].as_str().unwrap().to_owned();
+    let text = fixture("deliver").replace(FIXTURE_EVENT_ID, &failing_id).replace(FIXTURE_WEBHOOK_ID, &webhook_id);
+    deliver(integration_tests::serde_json::from_str(&text).unwrap(), deadline).await.unwrap();
+    assert_eq!(receiver.received().len(), 2);
+    receiver.set(Behaviour::Status(200, String::new()));
+    let now = shared::time::now_millis();
+    let text = fixture("recover-worker")
+        .replace(FIXTURE_WEBHOOK_ID, &webhook_id)
+        .replace("1795219200000", &(now - 600_000).to_string())
+        .replace("1795262400000", &now.to_string());
+    let answer = recover(integration_tests::serde_json::from_str(&text).unwrap(), deadline).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]));
+    let got = receiver.received();
+    assert_eq!(got.len(), 3, "only the failed event is re-sent");
+    assert_eq!(got[2].header("webhook-id"), Some(failing_id.as_str()));
 }

@@ -9,6 +9,7 @@ mod fixtures;
 mod hardening;
 mod idempotency;
 mod limits;
+mod operations;
 mod pagination;
 mod round_trips;
 mod routing;

@@ -108,8 +108,22 @@ async fn actions_of(function: &str) -> BTreeSet<String> {
         event_id = published.data()["id"].as_str().unwrap_or_default().to_owned();
         setup.send(Req::new("POST", &format!("{item}/test-ping"))).await;
     }
+    let mut config = world.config();
+    if function == "recover" {
+        // The recover route sends its work to the recover queue (moto's server).
+        let sdk = shared::aws::sdk_config().await.unwrap();
+        let settings = integration_tests::engine::test_settings();
+        let queues = integration_tests::engine::event_sources::create_queues(
+            &aws_sdk_sqs::Client::new(&sdk),
+            &world.table,
+            &settings,
+        )
+        .await
+        .unwrap();
+        config.recover_queue_url = Some(queues.recover);
+    }
     let log = CallLog::default();
-    let app = App::new(world.config(), log.client(&world.client));
+    let app = App::new(config, log.client(&world.client));
     let requests: Vec<Req> = match function {
         "create" => vec![
             Req::new("POST", &setup.collection())
@@ -151,6 +165,24 @@ async fn actions_of(function: &str) -> BTreeSet<String> {
         }
         "get-event" => vec![Req::new("GET", &format!("/apps/acme/events/{event_id}"))],
         "event-types" => vec![Req::new("GET", "/apps/acme/event-types")],
+        "resend" => {
+            // A published event the endpoint subscribes to (`*`), with and without a claim.
+            let resend = format!("/apps/acme/events/{event_id}/resend");
+            let webhook = json!({"webhookId": id});
+            vec![
+                Req::new("POST", &resend).header("idempotency-key", "k").json(webhook.clone()),
+                Req::new("POST", &resend).json(webhook),
+            ]
+        }
+        "recover" => {
+            let since = shared::time::rfc3339_millis(shared::time::now_millis() - 60_000);
+            vec![
+                Req::new("POST", &format!("{item}/recover"))
+                    .header("idempotency-key", "k")
+                    .json(json!({"since": since})),
+                Req::new("POST", &format!("{item}/recover")).json(json!({"since": since})),
+            ]
+        }
         "fallback" => vec![Req::new("DELETE", &setup.collection())],
         other => panic!("no scenario for {other}"),
     };
@@ -180,6 +212,8 @@ async fn every_function_may_call_exactly_what_its_code_calls_and_nothing_that_sc
         "list-events",
         "get-event",
         "event-types",
+        "resend",
+        "recover",
     ];
     for dir in dirs {
         let binary = package_name(dir);
@@ -193,14 +227,23 @@ async fn every_function_may_call_exactly_what_its_code_calls_and_nothing_that_sc
         if f.routes.iter().any(|(method, _)| method == "POST") {
             needed.insert("dynamodb:DeleteItem".into());
         }
-        assert_eq!(f.actions, needed, "{}: allowed more than its code calls", f.logical_id);
+        assert_eq!(dynamodb_grants(f), needed, "{}: allowed more than its code calls", f.logical_id);
         assert!(!f.actions.iter().any(|a| a.contains("Scan") || a.contains('*')), "{}: {:?}", f.logical_id, f.actions);
         for policy in f.properties["Policies"].as_sequence().unwrap() {
             for statement in policy["Statement"].as_sequence().unwrap() {
                 let resource = serde_yaml::to_string(&statement["Resource"]).unwrap();
-                assert_eq!(resource.trim(), "!GetAtt Table.Arn", "{}: the table only", f.logical_id);
+                let actions = serde_yaml::to_string(&statement["Action"]).unwrap();
+                if actions.contains("dynamodb:") {
+                    assert_eq!(resource.trim(), "!GetAtt Table.Arn", "{}: the table only", f.logical_id);
+                }
             }
         }
+        // Only the recover route sends to a queue: the recover queue.
+        let expected_sqs = match dir {
+            "recover" => BTreeSet::from([("sqs:SendMessage".to_owned(), "RecoverQueue".to_owned())]),
+            _ => BTreeSet::new(),
+        };
+        assert_eq!(sqs_grants(f), expected_sqs, "{}: its queue grants", f.logical_id);
         eprintln!("{:<24} uses {:?}\n{:<24} allowed {:?}", f.logical_id, used, "", f.actions);
     }
 }
@@ -264,20 +307,46 @@ async fn every_worker_may_call_exactly_what_its_code_calls_and_is_fed_as_the_eng
     let functions = template_functions(&template);
     let by_id = |id: &str| functions.iter().find(|f| f.logical_id == id).unwrap_or_else(|| panic!("{id}")).clone();
     let (fan_out, deliver, retry) = (by_id("FanOutFunction"), by_id("DeliverFunction"), by_id("RetryFunction"));
-    for (f, crate_dir) in [(&fan_out, "fan-out"), (&deliver, "deliver"), (&retry, "deliver")] {
+    let recover = by_id("RecoverWorkerFunction");
+    for (f, crate_dir) in [(&fan_out, "fan-out"), (&deliver, "deliver"), (&retry, "deliver"), (&recover, "recover")] {
         assert_eq!(f.binary, crate_dir, "{}: the worker crate's binary", f.logical_id);
         assert!(integration_tests::repo_root().join("workers").join(crate_dir).join("src/main.rs").exists());
     }
 
-    // Every path of the code: fan-out, a failed attempt and its retry, a success.
-    let (fan_out_log, deliver_log) = (CallLog::default(), CallLog::default());
-    let script = Behaviour::Script(vec![Behaviour::Status(500, String::new()), Behaviour::Status(200, String::new())]);
-    let through = Through { logs: Some((&fan_out_log, &deliver_log)), ..Through::default() };
+    // Every path of the code: fan-out, a failed attempt and its retry, a success; then a spent
+    // schedule (the failing clock), a recover that re-sends it, and a rate-limited endpoint.
+    let (fan_out_log, deliver_log, recover_log) = (CallLog::default(), CallLog::default(), CallLog::default());
+    let fail = Behaviour::Status(500, String::new());
+    let ok = Behaviour::Status(200, String::new());
+    let script = Behaviour::Script(vec![fail.clone(), ok.clone(), fail.clone(), fail, ok]);
+    let through =
+        Through { logs: Some((&fan_out_log, &deliver_log)), recover_log: Some(&recover_log), ..Through::default() };
     let d = Deployment::start_through(&[("RETRY_SCHEDULE", "1")], script, through).await;
     let (id, _) = d.endpoint("/iam", &["*"]).await;
     d.publish("ping", json!({})).await;
     eventually("two attempts recorded", Duration::from_secs(10), || async {
         (d.history(&id).await.len() == 2).then_some(())
+    })
+    .await;
+    d.publish("ping", json!({})).await;
+    eventually("the second event's schedule spent", Duration::from_secs(10), || async {
+        (d.history(&id).await.len() == 4).then_some(())
+    })
+    .await;
+    let since = shared::time::rfc3339_millis(shared::time::now_millis() - 60_000);
+    d.client
+        .send(Req::new("POST", &format!("{}/recover", d.client.item(&id))).json(json!({"since": since})))
+        .await
+        .assert_status(202);
+    eventually("the failed event recovered", Duration::from_secs(10), || async {
+        (d.history(&id).await.len() == 5).then_some(())
+    })
+    .await;
+    d.client.send(Req::new("PATCH", &d.client.item(&id)).json(json!({"rateLimit": 1}))).await.assert_status(200);
+    d.publish("ping", json!({})).await;
+    d.publish("ping", json!({})).await;
+    eventually("two rate-limited deliveries", Duration::from_secs(10), || async {
+        (d.history(&id).await.len() == 7).then_some(())
     })
     .await;
     let used = |log: &CallLog| log.iam_actions().into_iter().collect::<BTreeSet<String>>();
@@ -290,6 +359,8 @@ async fn every_worker_may_call_exactly_what_its_code_calls_and_is_fed_as_the_eng
     assert_eq!(sqs_grants(&fan_out), BTreeSet::from([grant("DeliveryQueue"), grant("FanOutDeadLetterQueue")]));
     assert_eq!(sqs_grants(&deliver), BTreeSet::from([grant("RetryQueue")]));
     assert_eq!(sqs_grants(&retry), BTreeSet::from([grant("RetryQueue")]));
+    assert_eq!(dynamodb_grants(&recover), used(&recover_log), "RecoverWorkerFunction: exactly what its code calls");
+    assert_eq!(sqs_grants(&recover), BTreeSet::from([grant("RecoverQueue")]));
 
     // The stream mapping: the filter the local runner applies, partial failures, no record dropped.
     let stream = &fan_out.properties["Events"]["Stream"]["Properties"];
@@ -304,7 +375,7 @@ async fn every_worker_may_call_exactly_what_its_code_calls_and_is_fed_as_the_eng
     );
     // The queue mappings: partial failures, bounded concurrency, a visibility timeout at least six
     // times the function's timeout, a dead-letter queue with an alarm behind each queue.
-    for (f, queue) in [(&deliver, "DeliveryQueue"), (&retry, "RetryQueue")] {
+    for (f, queue) in [(&deliver, "DeliveryQueue"), (&retry, "RetryQueue"), (&recover, "RecoverQueue")] {
         let mapping = &f.properties["Events"]["Queue"]["Properties"];
         assert_eq!(serde_yaml::to_string(&mapping["Queue"]).unwrap().trim(), format!("!GetAtt {queue}.Arn"));
         assert_eq!(mapping["FunctionResponseTypes"][0].as_str(), Some("ReportBatchItemFailures"));
@@ -327,8 +398,10 @@ async fn every_worker_may_call_exactly_what_its_code_calls_and_is_fed_as_the_eng
         env.as_mapping().map(|m| m.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect()).unwrap_or_default()
     };
     assert_eq!(variables(&fan_out), BTreeSet::from(["DELIVERY_QUEUE_URL".to_owned()]));
+    assert_eq!(variables(&recover), BTreeSet::from(["RECOVER_QUEUE_URL".to_owned()]));
     for f in [&deliver, &retry] {
-        assert_eq!(variables(f), BTreeSet::from(["RETRY_QUEUE_URL".to_owned(), "RETRY_SCHEDULE".to_owned()]));
+        let names = ["RETRY_QUEUE_URL", "RETRY_SCHEDULE", "DISABLE_AFTER_SECONDS"];
+        assert_eq!(variables(f), names.iter().map(|n| n.to_string()).collect::<BTreeSet<String>>());
         let env = &f.properties["Environment"]["Variables"];
         assert_eq!(serde_yaml::to_string(&env["RETRY_QUEUE_URL"]).unwrap().trim(), "!Ref RetryQueue");
     }
