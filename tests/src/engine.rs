@@ -29,6 +29,18 @@ pub fn test_settings() -> Settings {
     }
 }
 
+/// `world`'s configuration with a recover queue on moto's server (the recover route sends there),
+/// for tests that run routes without the whole engine.
+pub async fn config_with_recover_queue(world: &World) -> shared::config::Config {
+    require_local_sqs();
+    let sdk = shared::aws::sdk_config().await.expect("SDK config");
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queues = event_sources::create_queues(&sqs, &world.table, &test_settings()).await.expect("create the queues");
+    let mut config = world.config();
+    config.recover_queue_url = Some(queues.recover);
+    config
+}
+
 fn require_local_sqs() {
     assert!(
         std::env::var("AWS_ENDPOINT_URL_SQS").is_ok_and(|v| !v.is_empty()),

@@ -19,6 +19,7 @@ use super::endpoints::{rate_limit_of, webhook_sk, FAILING_SINCE};
 use super::error::{build_error, is_conditional_failure, sdk_error};
 use super::events::{event_from_item, expired, EVENT_PREFIX};
 use super::secrets::target_from_item;
+use super::write::ConditionalUpdate;
 use super::{app_pk, endpoint_pk, get_n, get_s, key_of, n, s, Item, KeyGuard, Store, StoreError};
 use crate::model::{Delivery, DeliveryStatus, DeliveryTarget, Event};
 use crate::time::now_millis;
@@ -65,6 +66,8 @@ pub struct AttemptState {
     pub status: AttemptStatus,
     pub lease_until_ms: u64,
     pub record_id: Uuid,
+    /// The claim (while `sending`) is a recover's manual attempt, not a scheduled one.
+    pub recovering: bool,
 }
 
 /// What a task for attempt `n` may do, given the state.
@@ -118,6 +121,7 @@ fn state_from_item(item: &Item) -> Result<AttemptState, StoreError> {
         lease_until_ms: get_n(item, "leaseUntil")?,
         record_id: Uuid::parse_str(&get_s(item, "recordId")?)
             .map_err(|_| StoreError::Other("attempt state: recordId is not a UUID".into()))?,
+        recovering: matches!(item.get("recovering"), Some(AttributeValue::Bool(true))),
     })
 }
 
@@ -164,12 +168,13 @@ pub struct RecoveryPage {
 
 impl AttemptState {
     /// Whether a recover re-sends this event (contract, "Recover"): its latest attempt failed, or
-    /// was claimed by a run that never recorded it (the claim ran out). Delivered events and
-    /// attempts being made are left alone.
+    /// an earlier recover claimed it and never recorded its send (the claim ran out). Delivered
+    /// events and attempts being made are left alone, and so is a scheduled claim that ran out: its
+    /// own task comes back (SQS redelivery) and takes it over, which keeps the schedule going.
     pub fn needs_recovery(&self, now_ms: u64) -> bool {
         match self.status {
             AttemptStatus::Failed => true,
-            AttemptStatus::Sending => self.lease_until_ms < now_ms,
+            AttemptStatus::Sending => self.recovering && self.lease_until_ms < now_ms,
             AttemptStatus::Succeeded => false,
         }
     }
@@ -279,8 +284,22 @@ impl Store {
                     .await
                     .map_err(|e| sdk_error("GetItem attempt state", e))?;
                 let held = out.item.map(|item| state_from_item(&item)).transpose()?;
-                let ours = AttemptState { attempt: number, status: AttemptStatus::Sending, lease_until_ms, record_id };
-                Ok(held.as_ref() == Some(&ours))
+                let ours = AttemptState {
+                    attempt: number,
+                    status: AttemptStatus::Sending,
+                    lease_until_ms,
+                    record_id,
+                    recovering: false,
+                };
+                match held {
+                    Some(held) if held == ours => Ok(true),
+                    // A recover (or an earlier attempt) claimed it between our read and our claim:
+                    // this attempt is still due, so the task must come back, not end here.
+                    Some(held) if held.status == AttemptStatus::Sending && held.attempt < number => {
+                        Err(StoreError::Unavailable("an earlier attempt or a recover holds this event".into()))
+                    }
+                    _ => Ok(false),
+                }
             }
             Err(e) => Err(sdk_error("UpdateItem claim attempt", e)),
         }
@@ -305,25 +324,17 @@ impl Store {
             (":now".to_owned(), n(now_millis())),
             (":record".to_owned(), s(record_id.to_string())),
             (":lease".to_owned(), n(lease_until_ms)),
+            (":true".to_owned(), AttributeValue::Bool(true)),
         ]);
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(state_key(key)))
-            .update_expression("SET #status = :sending, recordId = :record, leaseUntil = :lease")
-            .condition_expression(
-                "recordId = :seen AND (#status = :failed OR (#status = :sending AND leaseUntil < :now))",
-            )
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(sdk_error("UpdateItem claim recovery", e)),
-        }
+        let change = ConditionalUpdate {
+            key: state_key(key),
+            update: "SET #status = :sending, recordId = :record, leaseUntil = :lease, recovering = :true",
+            condition: "recordId = :seen AND (#status = :failed OR \
+                        (#status = :sending AND leaseUntil < :now AND recovering = :true))",
+            names: &[("#status", "status")],
+            values,
+        };
+        self.update_if(change, "UpdateItem claim recovery").await
     }
 
     /// Settles what a resend's manual attempt (made without a claim) did to the event's state: its
@@ -346,27 +357,20 @@ impl Store {
             (":at".to_owned(), s(&delivery.attempted_at)),
             (":app".to_owned(), s(key.app_id)),
             (":expires".to_owned(), n(now_millis() / 1000 + STATE_TTL_SECONDS)),
+            (":true".to_owned(), AttributeValue::Bool(true)),
         ]);
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(state_key(key)))
-            .update_expression(
-                "SET #status = :status, recordId = :record, leaseUntil = :zero, attemptedAt = :at, appId = :app, \
+        let change = ConditionalUpdate {
+            key: state_key(key),
+            update: "SET #status = :status, recordId = :record, leaseUntil = :zero, attemptedAt = :at, appId = :app, \
                  attempt = if_not_exists(attempt, :zero), expiresAt = if_not_exists(expiresAt, :expires) \
-                 REMOVE nextAttemptAt",
-            )
-            .condition_expression("attribute_not_exists(pk) OR #status <> :sending OR leaseUntil < :now")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(sdk_error("UpdateItem settle manual attempt", e)),
-        }
+                 REMOVE nextAttemptAt, recovering",
+            // Not while an attempt is being made: a scheduled claim that ran out is its own task's to
+            // take over (settling it here would end its schedule); a recover's that ran out is free.
+            condition: "attribute_not_exists(pk) OR #status <> :sending OR (leaseUntil < :now AND recovering = :true)",
+            names: &[("#status", "status")],
+            values,
+        };
+        self.update_if(change, "UpdateItem settle manual attempt").await
     }
 
     /// One page (at most `limit` states read) of the endpoint's events created in the window
@@ -492,7 +496,7 @@ mod tests {
     use super::*;
 
     fn state(attempt: u32, status: AttemptStatus, lease_until_ms: u64) -> AttemptState {
-        AttemptState { attempt, status, lease_until_ms, record_id: Uuid::nil() }
+        AttemptState { attempt, status, lease_until_ms, record_id: Uuid::nil(), recovering: false }
     }
 
     #[test]
@@ -514,7 +518,9 @@ mod tests {
         assert!(state(3, Failed, 0).needs_recovery(100));
         assert!(!state(3, Succeeded, 0).needs_recovery(100));
         assert!(!state(3, Sending, 200).needs_recovery(100), "being sent now");
-        assert!(state(3, Sending, 50).needs_recovery(100), "claimed by a run that never recorded it");
+        assert!(!state(3, Sending, 50).needs_recovery(100), "a scheduled claim that ran out is its own task's");
+        let recover_left = AttemptState { recovering: true, ..state(3, Sending, 50) };
+        assert!(recover_left.needs_recovery(100), "claimed by a recover that never recorded it");
     }
 
     #[test]

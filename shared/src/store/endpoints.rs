@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::error::{build_error, is_conditional_failure, sdk_error};
-use super::write::{optimistic, Step};
+use super::write::{optimistic, ConditionalUpdate, Step};
 use super::{app_pk, get_s, key_of, opt_s, s, Completion, Conflict, Item, KeyGuard, Page, Store, StoreError};
 use crate::cursor::ListId;
 use crate::health::ClockChange;
@@ -527,23 +527,12 @@ impl Store {
                 }
             }
         };
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(app_pk(app_id), webhook_sk(id))))
-            .update_expression(update)
-            .condition_expression(condition)
-            .expression_attribute_names("#since", FAILING_SINCE)
-            .set_expression_attribute_values((!values.is_empty()).then_some(values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(matches!(change, ClockChange::Disable { .. })),
-            // Someone else moved the clock first, or the endpoint is gone: nothing to do.
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(sdk_error("UpdateItem failing clock", e)),
-        }
+        let key = key_of(app_pk(app_id), webhook_sk(id));
+        let names = [("#since", FAILING_SINCE)];
+        let change_made = ConditionalUpdate { key, update, condition, names: &names, values };
+        // A condition that fails: someone else moved the clock first, or the endpoint is gone.
+        let applied = self.update_if(change_made, "UpdateItem failing clock").await?;
+        Ok(applied && matches!(change, ClockChange::Disable { .. }))
     }
 
     /// Deletes the endpoint, frees its URL marker and its quota slot in one transaction. `NotFound`

@@ -58,7 +58,40 @@ where
     Err(StoreError::Unavailable(format!("{operation}: too many concurrent changes")))
 }
 
+/// One conditional UpdateItem's parts: `update` and `condition` expressions, with the `#name`
+/// placeholders and `:value`s they use.
+pub(crate) struct ConditionalUpdate<'a> {
+    pub key: Item,
+    pub update: &'a str,
+    pub condition: &'a str,
+    pub names: &'a [(&'a str, &'a str)],
+    pub values: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+}
+
 impl Store {
+    /// Applies `change` if its condition holds: `Ok(true)` when applied, `Ok(false)` when the
+    /// condition did not hold (someone else got there first, or the item is gone). `operation`
+    /// names the call in errors. Errors: `Unavailable`, `Other`.
+    pub(crate) async fn update_if(&self, change: ConditionalUpdate<'_>, operation: &str) -> Result<bool, StoreError> {
+        let names = change.names.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(change.key))
+            .update_expression(change.update)
+            .condition_expression(change.condition)
+            .set_expression_attribute_names((!change.names.is_empty()).then_some(names))
+            .set_expression_attribute_values((!change.values.is_empty()).then_some(change.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error(operation, e)),
+        }
+    }
+
     /// A transaction item writing `item`, which must not exist yet.
     pub(crate) fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()

@@ -76,17 +76,7 @@ async fn every_route_answers_its_fixture_event() {
     assert_eq!((resent.data()["trigger"].clone(), resent.data()["status"].clone()), (json!("manual"), json!("failed")));
     // recover.json with a window of the last hour (its own date is a placeholder: `since` may reach
     // 30 days back only), sent to the recover queue (moto's server).
-    let sdk = shared::aws::sdk_config().await.unwrap();
-    let settings = integration_tests::engine::test_settings();
-    let queues = integration_tests::engine::event_sources::create_queues(
-        &aws_sdk_sqs::Client::new(&sdk),
-        &world.table,
-        &settings,
-    )
-    .await
-    .unwrap();
-    let mut config = world.config();
-    config.recover_queue_url = Some(queues.recover);
+    let config = integration_tests::engine::config_with_recover_queue(&world).await;
     let recovering = shared::App::new(config, world.client.clone());
     let hour_ago = shared::time::rfc3339_millis(shared::time::now_millis() - 3_600_000);
     let text = fixture_for("recover", &target_id).event.to_string().replace("2026-12-01T00:00:00.000Z", &hour_ago);

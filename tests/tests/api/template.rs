@@ -108,20 +108,11 @@ async fn actions_of(function: &str) -> BTreeSet<String> {
         event_id = published.data()["id"].as_str().unwrap_or_default().to_owned();
         setup.send(Req::new("POST", &format!("{item}/test-ping"))).await;
     }
-    let mut config = world.config();
-    if function == "recover" {
-        // The recover route sends its work to the recover queue (moto's server).
-        let sdk = shared::aws::sdk_config().await.unwrap();
-        let settings = integration_tests::engine::test_settings();
-        let queues = integration_tests::engine::event_sources::create_queues(
-            &aws_sdk_sqs::Client::new(&sdk),
-            &world.table,
-            &settings,
-        )
-        .await
-        .unwrap();
-        config.recover_queue_url = Some(queues.recover);
-    }
+    // The recover route sends its work to the recover queue (moto's server).
+    let config = match function {
+        "recover" => integration_tests::engine::config_with_recover_queue(&world).await,
+        _ => world.config(),
+    };
     let log = CallLog::default();
     let app = App::new(config, log.client(&world.client));
     let requests: Vec<Req> = match function {

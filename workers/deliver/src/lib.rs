@@ -12,9 +12,10 @@
 //! Operations (contract, "Events and delivery"): an endpoint with a `rateLimit` takes a place in
 //! its per-second allowance before the claim, and over it the task waits on the retry queue (same
 //! attempt: not a failure, no step of the schedule used). The failing clock moves with the outcome
-//! (a write only when it starts, stops or disables the endpoint: `delivery::health`). Fairness: a
-//! first attempt from the fan-out to an endpoint whose clock is running is moved to the retry queue
-//! unsent, so a dead endpoint's new events never hold the fresh lane's bounded concurrency.
+//! (a write only when it starts, stops or disables the endpoint: `shared::health`), after the
+//! record. Fairness: a first attempt from the fan-out to an endpoint whose clock has run 30 s or
+//! more is moved to the retry queue unsent, so a dead endpoint's new events stop holding the fresh
+//! lane's bounded concurrency.
 
 use shared::delivery::schedule::random_jitter;
 use shared::delivery::{self, AttemptOf, Message};
@@ -29,6 +30,10 @@ use shared::uuid::Uuid;
 
 /// A task due within this much is made now rather than hopping again (SQS delays are whole seconds).
 const DUE_TOLERANCE_MS: u64 = 1000;
+/// How long an endpoint's failing clock must have run before its first attempts leave the fresh lane
+/// for the retry lane: long enough that one passing failure does not put an app's fresh events
+/// behind other apps' retries, short enough that a dead endpoint holds the fresh lane briefly.
+const SLOW_LANE_AFTER_MS: u64 = 30_000;
 /// The claim's length when the invocation gave no usable deadline: the deliver function's timeout.
 const DEFAULT_LEASE_MS: u64 = 30_000;
 
@@ -63,8 +68,9 @@ pub async fn handle(worker: &Worker, task: Task, deadline_ms: u64) -> Result<(),
     };
     let store = &worker.store;
     let fresh_from_fan_out = task.attempt == 1 && task.due_at_ms.is_none();
-    if fresh_from_fan_out && endpoint.failing_since_ms.is_some() {
-        // A failing endpoint's new event waits its turn on the retry lane (fairness).
+    let failing_for_ms = endpoint.failing_since_ms.map(|since| now.saturating_sub(since));
+    if fresh_from_fan_out && failing_for_ms.is_some_and(|ms| ms >= SLOW_LANE_AFTER_MS) {
+        // An endpoint failing for a while: its new event waits its turn on the retry lane (fairness).
         worker.retry_queue()?.send(&Task::Deliver(DeliveryTask { due_at_ms: Some(now), ..task }), 0).await?;
         return Ok(());
     }
@@ -96,8 +102,9 @@ pub async fn handle(worker: &Worker, task: Task, deadline_ms: u64) -> Result<(),
             record.next_attempt_at = Some(rfc3339_millis(due));
         }
     }
-    // The clock before the record: if its write fails, the task comes back and the attempt is
-    // repeated (at least once), rather than the clock's change being lost behind a recorded attempt.
+    store.record_attempt(key, &record, task.attempt, matches!(claim, AttemptClaim::TakeOver { .. })).await?;
+    // The clock after the record: a fault here loses only this change of the clock (the next
+    // attempt makes it again, so a disable is delayed, never a record lost).
     let succeeded = record.status == DeliveryStatus::Succeeded;
     let spent = !succeeded && task.trigger == Trigger::Scheduled && record.next_attempt_at.is_none();
     let disable_after_ms = u64::from(worker.config.disable_after_seconds) * 1000;
@@ -116,6 +123,5 @@ pub async fn handle(worker: &Worker, task: Task, deadline_ms: u64) -> Result<(),
             task.event_id
         );
     }
-    store.record_attempt(key, &record, task.attempt, matches!(claim, AttemptClaim::TakeOver { .. })).await?;
     Ok(())
 }

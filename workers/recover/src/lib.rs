@@ -24,8 +24,9 @@ use shared::store::AttemptKey;
 use shared::time::{now_millis, parse_rfc3339_millis, rfc3339_millis};
 use shared::uuid::Uuid;
 
-/// Attempt states read per page.
-const PAGE: i32 = 25;
+/// Attempt states read per page (DynamoDB applies the limit before the status filter, so a window
+/// of mostly delivered events reads many states to find a few failed ones).
+const PAGE: i32 = 200;
 /// Events of a page re-sent at once.
 const CONCURRENCY: usize = 5;
 /// Time a round of sends needs at most: one send's whole-request bound (10 s) and room to record it.
@@ -41,29 +42,38 @@ pub async fn handle(worker: &Worker, task: Task, deadline_ms: u64) -> Result<(),
         return Err(WorkError("not a recover task: the recover worker takes `recover` tasks only".into()));
     };
     let lease_until = if deadline_ms > now_millis() { deadline_ms } else { now_millis() + DEFAULT_LEASE_MS };
-    // Every invocation makes one round at least, so a short timeout still makes progress.
-    let mut first_round = true;
+    // Every invocation moves `after` on at least once (a page read, or a round sent) before it may
+    // hand on, so a short timeout or a long run of delivered events still makes progress.
+    let mut progressed = false;
+    let near_deadline = || deadline_ms > 0 && now_millis() + ROUND_BUDGET_MS > deadline_ms;
     loop {
+        if progressed && near_deadline() {
+            worker.recover_queue()?.send(&Task::Recover(task), 0).await?;
+            return Ok(());
+        }
         let page = worker
             .store
             .recovery_page(&task.app_id, task.webhook_id, task.since_ms, task.until_ms, task.after, PAGE)
             .await?;
         let candidates: Vec<Uuid> = page.candidates.iter().map(|(event_id, _)| *event_id).collect();
         for round in candidates.chunks(CONCURRENCY) {
-            if !first_round && deadline_ms > 0 && now_millis() + ROUND_BUDGET_MS > deadline_ms {
+            if progressed && near_deadline() {
                 // Hand the rest on rather than be stopped mid-round: `after` is the last event done.
                 worker.recover_queue()?.send(&Task::Recover(task), 0).await?;
                 return Ok(());
             }
-            first_round = false;
             let sends = round.iter().map(|event_id| recover_one(worker, &task, *event_id, lease_until));
             for outcome in futures_util::future::join_all(sends).await {
                 task.resent += u64::from(outcome?);
             }
             task.after = round.last().copied().or(task.after);
+            progressed = true;
         }
         match page.next_after {
-            Some(after) => task.after = Some(after),
+            Some(after) => {
+                task.after = Some(after);
+                progressed = true;
+            }
             None => {
                 eprintln!(
                     "recover: endpoint {} of app {}: {} event(s) re-sent from {} to {}",
@@ -106,12 +116,14 @@ async fn recover_one(
     let sent = delivery::deliver(worker.deliverer()?, &endpoint.target, &Message::event(&event), of, attempted_at)
         .await
         .map_err(|e| WorkError(format!("endpoint {}: {e}", task.webhook_id)))?;
+    store.record_attempt(key, &sent.record, state.attempt, false).await?;
     let succeeded = sent.record.status == DeliveryStatus::Succeeded;
     let disable_after_ms = u64::from(worker.config.disable_after_seconds) * 1000;
     // A manual send moves the clock like any attempt; it has no schedule to spend, so it never disables.
     let change =
         clock_change(endpoint.failing_since_ms, succeeded, attempted_at, now_millis(), false, disable_after_ms);
+    // After the record: a fault here loses only this change of the clock, which the next attempt
+    // makes again (a delay, never a lost record).
     store.move_failing_clock(&task.app_id, task.webhook_id, change).await?;
-    store.record_attempt(key, &sent.record, state.attempt, false).await?;
     Ok(true)
 }
