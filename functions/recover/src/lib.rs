@@ -11,26 +11,13 @@ use shared::http::routes;
 use shared::lambda_http::{Body, Request, Response};
 use shared::model::RecoveryWindow;
 use shared::queue::{RecoveryTask, Task};
-use shared::store::StoreError;
 use shared::time::now_millis;
 use shared::{ApiError, App, Reply};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     app.respond(&routes::RECOVER_WEBHOOK, req, |call| async move {
         let window = RecoveryWindow::from_body(&call.body, now_millis())?;
-        let per_minute = app.config.manual_sends_per_minute;
-        let (allowance, endpoint) = shared::tokio::join!(
-            app.store.take_manual_send(&call.app_id, per_minute, now_millis(), &call.key),
-            app.store.get_endpoint(&call.app_id, call.webhook(), &call.key),
-        );
-        // The key's verdict first (401, 403, 404 before 429).
-        if let Err(refused @ StoreError::KeyRejected(_)) = endpoint {
-            return Err(refused.into());
-        }
-        if let Some(retry_after) = allowance? {
-            return Err(ApiError::rate_limited(per_minute, retry_after));
-        }
-        endpoint?;
+        app.with_manual_send(&call, app.store.get_endpoint(&call.app_id, call.webhook(), &call.key)).await?;
         let task = RecoveryTask {
             app_id: call.app_id.clone(),
             webhook_id: call.webhook(),

@@ -11,7 +11,7 @@ use shared::health::clock_change;
 use shared::http::routes;
 use shared::lambda_http::{Body, Request, Response};
 use shared::model::{resend_target, subscribes, DeliveryStatus, Trigger};
-use shared::store::{AttemptKey, StoreError};
+use shared::store::AttemptKey;
 use shared::time::now_millis;
 use shared::uuid::Uuid;
 use shared::{ApiError, App, Reply};
@@ -20,19 +20,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     app.respond(&routes::RESEND_EVENT, req, |call| async move {
         let webhook_id = resend_target(&call.body)?;
         let key = AttemptKey { app_id: &call.app_id, event_id: call.event(), webhook_id };
-        let per_minute = app.config.manual_sends_per_minute;
-        let (allowance, inputs) = shared::tokio::join!(
-            app.store.take_manual_send(&call.app_id, per_minute, now_millis(), &call.key),
-            app.store.attempt_inputs_guarded(key, &call.key),
-        );
-        // The key's verdict first (401, 403, 404 before 429).
-        if let Err(refused @ StoreError::KeyRejected(_)) = inputs {
-            return Err(refused.into());
-        }
-        if let Some(retry_after) = allowance? {
-            return Err(ApiError::rate_limited(per_minute, retry_after));
-        }
-        let inputs = inputs?;
+        let inputs = app.with_manual_send(&call, app.store.attempt_inputs_guarded(key, &call.key)).await?;
         let (Some(event), Some(endpoint)) = (inputs.event, inputs.endpoint) else {
             return Err(ApiError::not_found());
         };

@@ -7,28 +7,16 @@ use shared::delivery::{self, AttemptOf, Message};
 use shared::http::routes;
 use shared::lambda_http::{Body, Request, Response};
 use shared::model::Trigger;
-use shared::store::StoreError;
 use shared::time::now_millis;
 use shared::uuid::Uuid;
 use shared::validate::reject_unknown_fields;
-use shared::{ApiError, App, Reply};
+use shared::{App, Reply};
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     app.respond(&routes::TEST_PING, req, |call| async move {
         reject_unknown_fields(&call.body, &[])?;
-        let per_minute = app.config.manual_sends_per_minute;
-        let (allowance, target) = shared::tokio::join!(
-            app.store.take_manual_send(&call.app_id, per_minute, now_millis(), &call.key),
-            app.store.delivery_target(&call.app_id, call.webhook(), &call.key),
-        );
-        // The key's verdict first (401, 403, 404 before 429).
-        if let Err(refused @ StoreError::KeyRejected(_)) = target {
-            return Err(refused.into());
-        }
-        if let Some(retry_after) = allowance? {
-            return Err(ApiError::rate_limited(per_minute, retry_after));
-        }
-        let target = target?;
+        let target =
+            app.with_manual_send(&call, app.store.delivery_target(&call.app_id, call.webhook(), &call.key)).await?;
         let (id, now) = (Uuid::now_v7(), now_millis());
         let ping = Message::test_ping(id, &call.app_id, call.webhook(), now);
         let sent =

@@ -98,6 +98,29 @@ impl App {
         }
     }
 
+    /// Counts one manual send of the call's app (contract, "Limits and failures":
+    /// `MANUAL_SENDS_PER_MINUTE`) while `read` (the route's first read, guarded by the call's key)
+    /// runs, and answers in the contract's order: the key's verdict (401, 404, 403) first, then 429
+    /// `rate_limited` with `Retry-After`, then the read's own answer (404 when absent).
+    pub async fn with_manual_send<T>(
+        &self,
+        call: &Call,
+        read: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, ApiError> {
+        let per_minute = self.config.manual_sends_per_minute;
+        let (allowance, read) = tokio::join!(
+            self.store.take_manual_send(&call.app_id, per_minute, crate::time::now_millis(), &call.key),
+            read,
+        );
+        if let Err(refused @ StoreError::KeyRejected(_)) = read {
+            return Err(refused.into());
+        }
+        if let Some(retry_after) = allowance? {
+            return Err(ApiError::rate_limited(per_minute, retry_after));
+        }
+        Ok(read?)
+    }
+
     /// Runs `work` behind every check of `route` and answers in the envelope.
     pub async fn respond<F, Fut>(&self, route: &Route, req: Request, work: F) -> Response<Body>
     where
